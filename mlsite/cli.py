@@ -1,0 +1,116 @@
+"""The `mlsite` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from mlsite.spec import LoadedSite, SiteError, load_file, load_stack
+from mlsite.spec.schema import stack_file_schema
+
+app = typer.Typer(
+    name="mlsite",
+    help="Describe a machine-learning site once; validate, rehearse and apply it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+StackOption = Annotated[
+    str | None,
+    typer.Option("--stack", "-s", help="Stack name: reads stacks/Pulumi.<stack>.yaml."),
+]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print one clear line on stderr and exit (2: bad input)."""
+    typer.echo(f"mlsite: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def load_site_or_exit(stack: str | None, file: Path | None = None) -> LoadedSite:
+    """Load the site named by --stack or FILE, or exit 2 listing every problem."""
+    if (stack is None) == (file is None):
+        fail("give either --stack NAME or a FILE (not both)")
+    try:
+        return load_file(file) if file is not None else load_stack(str(stack))
+    except SiteError as exc:
+        for diagnostic in exc.diagnostics:
+            typer.echo(str(diagnostic), err=True)
+        n = len(exc.diagnostics)
+        typer.echo(f"mlsite: {n} problem{'s' if n != 1 else ''} in the site description", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def validate(
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="A stack file to check instead of --stack.", show_default=False),
+    ] = None,
+    stack: StackOption = None,
+) -> None:
+    """Check a site description and report every problem at once (exit 2 if any)."""
+    loaded = load_site_or_exit(stack, file)
+    site = loaded.site
+    parts = [
+        name
+        for name, present in (
+            ("ceph", site.storage.ceph is not None),
+            ("nfs", site.storage.nfs is not None),
+            ("personal-databases", bool(site.databases.personal)),
+            ("registry", site.registry is not None),
+            ("images", bool(site.images)),
+            ("kubernetes", site.cluster is not None),
+            ("workspaces", site.workspaces is not None),
+            ("monitoring", site.monitoring is not None),
+            ("aws", site.cloud.aws is not None),
+        )
+        if present
+    ]
+    gpus = sum(h.gpu_count for h in site.hosts)
+    typer.echo(
+        f"{loaded.path.name}: site {site.site.name} is valid: {len(site.hosts)} hosts, {gpus} GPUs; "
+        f"parts: {', '.join(parts) or 'hosts only'}"
+    )
+
+
+@app.command()
+def schema(
+    site_only: Annotated[
+        bool,
+        typer.Option(
+            "--site-only", help="Schema of the site description alone, not of the stack file."
+        ),
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of stack files (for editor completion and checks)."""
+    doc = stack_file_schema(site_only=site_only)
+    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+
+
+def _mount_subcommands() -> None:
+    from mlsite.lab.cli import app as lab_app
+
+    app.add_typer(lab_app, name="lab", help="Bring up lab hosts on this machine and drill faults.")
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    _mount_subcommands()
+    app()
+
+
+if __name__ == "__main__":
+    main()
