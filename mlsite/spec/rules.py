@@ -285,10 +285,10 @@ def role_counts(spec: SiteSpec) -> Iterator[Problem]:
             "personal databases run on hosts with role db; give one host that role",
         )
     if (spec.storage.nfs is not None or spec.databases.personal) and ceph is None:
-        part: Path = (
+        where: Path = (
             ("storage", "nfs") if spec.storage.nfs is not None else ("databases", "personal")
         )
-        yield Problem(part, "this part keeps its data on Ceph RBD; configure storage.ceph")
+        yield Problem(where, "this part keeps its data on Ceph RBD; configure storage.ceph")
 
 
 @rule

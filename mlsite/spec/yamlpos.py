@@ -41,11 +41,11 @@ def _build(node: yaml.Node, path: Path, lines: dict[Path, int], ctor: yaml.SafeL
         ctor.flatten_mapping(node)
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = ctor.construct_object(key_node, deep=True)
-            if not isinstance(key, str | int | float | bool) and key is not None:
-                raise YamlProblem(
-                    key_node.start_mark.line + 1, "mapping keys must be plain scalars"
-                )
+            raw = ctor.construct_object(key_node, deep=True)
+            # `yes:` or `1.5:` become text keys, so the model names them as unknown keys
+            key: str | int = (
+                raw if isinstance(raw, str | int) and not isinstance(raw, bool) else str(raw)
+            )
             if key in result:
                 raise YamlProblem(
                     key_node.start_mark.line + 1, f"key {key!r} appears twice in the same mapping"
