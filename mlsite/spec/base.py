@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
@@ -102,3 +104,16 @@ class Secret(Model):
         return f"Secret({self.source}, [secret])"
 
     __str__ = __repr__
+
+
+def _ip_text(value: Any) -> Any:
+    # ipaddress also takes integers (and so YAML's true/false): only text is an address here
+    if isinstance(value, int):
+        raise ValueError("write the address as text, e.g. 10.0.0.11 or 10.0.0.0/24")
+    return value
+
+
+IpAddress = Annotated[IPv4Address, BeforeValidator(_ip_text)]
+"""An IPv4 address written as text."""
+IpNetwork = Annotated[IPv4Network, BeforeValidator(_ip_text)]
+"""An IPv4 network in CIDR notation, written as text."""

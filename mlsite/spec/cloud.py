@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from mlsite.spec.base import Model, Name
+from mlsite.spec.base import IpNetwork, Model, Name
 
 AwsRegionName = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")]
 
@@ -17,7 +17,7 @@ class AwsRegion(Model):
 
     name: AwsRegionName
     """Region, e.g. ap-northeast-1."""
-    vpc_cidr: IPv4Network
+    vpc_cidr: IpNetwork
     """VPC network; must overlap no other network of the site."""
 
 
@@ -26,7 +26,7 @@ class Vpn(Model):
 
     kind: Literal["wireguard"] = "wireguard"
     """Tunnel kind. Default: WireGuard, terminated on the host with role gateway."""
-    tunnel_cidr: IPv4Network = IPv4Network("10.250.0.0/24")
+    tunnel_cidr: IpNetwork = IPv4Network("10.250.0.0/24")
     """Addresses of the tunnel ends. Default: 10.250.0.0/24."""
     port: Annotated[int, Field(ge=1, le=65535)] = 51820
     """UDP port on the gateway. Default: 51820."""

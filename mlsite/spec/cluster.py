@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from mlsite.spec.base import Model, Name, PositiveInt, Secret
+from mlsite.spec.base import IpNetwork, Model, Name, PositiveInt, Secret
 from mlsite.spec.hosts import Mtu
 
 
@@ -34,9 +34,9 @@ class Cluster(Model):
 
     kubernetes_version: Annotated[str, StringConstraints(pattern=r"^1\.\d+\.\d+$")] | None = None
     """Kubernetes version. Default: the pinned version in mlsite/data/versions.yaml."""
-    pod_cidr: IPv4Network = IPv4Network("10.244.0.0/16")
+    pod_cidr: IpNetwork = IPv4Network("10.244.0.0/16")
     """Pod network. Default: 10.244.0.0/16."""
-    service_cidr: IPv4Network = IPv4Network("10.96.0.0/12")
+    service_cidr: IpNetwork = IPv4Network("10.96.0.0/12")
     """Service network. Default: 10.96.0.0/12."""
     flannel: Flannel = Flannel()
     """Pod network settings. Default: VXLAN."""

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from ipaddress import IPv4Address
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from mlsite.spec.base import Model, Name, PositiveInt, Secret
+from mlsite.spec.base import IpAddress, Model, Name, PositiveInt, Secret
 
 
 class Role(StrEnum):
@@ -83,7 +82,7 @@ class Vlan(Model):
 
     id: Annotated[int, Field(ge=1, le=4094)]
     """VLAN id, 1 to 4094."""
-    address: IPv4Address | None = None
+    address: IpAddress | None = None
     """Address on the VLAN interface. Default: the VLAN carries no host address."""
     prefix: Annotated[int, Field(ge=8, le=32)] = 24
     """Prefix length of ``address``. Default: 24."""
@@ -134,7 +133,7 @@ class Bmc(Model):
     driver: Literal["ipmi", "redfish", "lab"]
     """``ipmi`` (fence_ipmilan), ``redfish`` (fence_redfish) or ``lab`` (the lab's fence
     agent; lab hosts only)."""
-    address: IPv4Address | str | None = None
+    address: IpAddress | str | None = None
     """BMC address. Required for ipmi and redfish; lab BMCs need none."""
     username: str | None = None
     """BMC user. Required for ipmi and redfish."""
@@ -147,9 +146,9 @@ class Host(Model):
 
     name: Name
     """Host name (a DNS label, unique in the site)."""
-    address: IPv4Address
+    address: IpAddress
     """Management address; must lie inside ``site.networks.management``."""
-    storage_address: IPv4Address | None = None
+    storage_address: IpAddress | None = None
     """Address on the storage network. Default: storage traffic uses the management address."""
     roles: tuple[Role, ...] = ()
     """What the host does. Default: nothing beyond the base layer."""

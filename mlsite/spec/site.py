@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from functools import cache
-from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
 from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from mlsite.spec.base import Model, Name, Secret
+from mlsite.spec.base import IpAddress, IpNetwork, Model, Name, Secret
 
 
 @cache
@@ -28,9 +27,9 @@ def _iana_zone(value: str) -> str:
 class Networks(Model):
     """Site networks."""
 
-    management: IPv4Network
+    management: IpNetwork
     """Network every host's ``address`` lies in (SSH, Kubernetes, NFS clients)."""
-    storage: IPv4Network | None = None
+    storage: IpNetwork | None = None
     """Separate network for Ceph replication. Default: none; storage shares management."""
 
 
@@ -70,7 +69,7 @@ class SiteInfo(Model):
     """IANA time zone of the hosts. Default: UTC."""
     networks: Networks
     """Site networks."""
-    dns: tuple[IPv4Address, ...] = ()
+    dns: tuple[IpAddress, ...] = ()
     """DNS resolvers. Default: the hosts' current resolvers are kept."""
     ntp: tuple[str, ...] = ()
     """NTP servers. Default: the distribution's pool."""

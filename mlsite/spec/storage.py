@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from mlsite.spec.base import Model, Name, PositiveInt
+from mlsite.spec.base import IpAddress, IpNetwork, Model, Name, PositiveInt
 
 Ratio = Annotated[float, Field(gt=0.0, lt=1.0)]
 PoolName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_.-]{1,64}$")]
@@ -63,9 +62,9 @@ class Ceph(Model):
     """Usage above which an OSD refuses backfill. Default: 0.85."""
     full_ratio: Ratio = 0.92
     """Usage at which Ceph stops writes. Default: 0.92."""
-    public_network: IPv4Network | None = None
+    public_network: IpNetwork | None = None
     """Client-facing network. Default: the site's management network."""
-    cluster_network: IPv4Network | None = None
+    cluster_network: IpNetwork | None = None
     """Replication network. Default: the site's storage network, else the public network."""
 
 
@@ -74,7 +73,7 @@ class NfsExport(Model):
 
     path: Annotated[str, StringConstraints(pattern=r"^/[^\s]*$")] = "/home"
     """Exported path (also where clients mount it). Default: /home."""
-    clients: IPv4Network | None = None
+    clients: IpNetwork | None = None
     """Network allowed to mount. Default: the site's management network."""
     access: Literal["rw", "ro"] = "rw"
     """Access mode. Default: rw."""
@@ -101,7 +100,7 @@ class Nfs(Model):
     ``single``: one server. Default: ha."""
     nodes: Annotated[tuple[Name, ...], Field(min_length=1, max_length=2)]
     """Host names serving NFS (each with role nfs): two for ha, one for single."""
-    floating_ip: IPv4Address | None = None
+    floating_ip: IpAddress | None = None
     """Address clients mount, moved by pacemaker. Required for ha; must lie in the
     management network and belong to no host."""
     pool: PoolName = "rbd"

@@ -25,7 +25,11 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise YamlProblem(line, f"not valid YAML: {exc.problem or exc.context}") from None
+        message = f"not valid YAML: {exc.problem or exc.context}"
+        if exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
+            # e.g. an unclosed bracket: the fix is where the construct began
+            message += f" ({exc.context} that starts at line {exc.context_mark.line + 1})"
+        raise YamlProblem(line, message) from None
     except yaml.YAMLError as exc:
         raise YamlProblem(1, f"not valid YAML: {exc}") from None
     lines: dict[Path, int] = {}
