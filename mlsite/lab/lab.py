@@ -75,12 +75,13 @@ class Lab:
                     "run `mlsite lab down` first"
                 )
             net.check_clashes(plan)
+            net.check_owner(str(self.dirs.state))
             book.state.plan = plan
             book.save()
             ssh.ensure_key(self.dirs)
             base = rootfs.ensure_base(self.dirs)
             book.record(Resource("link", net.BRIDGE))
-            net.ensure_bridge(plan)
+            net.ensure_bridge(plan, str(self.dirs.state))
             self._ensure_fence_daemon(book, plan)
             self._ensure_proxy(book, plan)
             booted: list[LabHost] = []
@@ -97,6 +98,7 @@ class Lab:
     def down(self, *, purge: bool = False) -> list[str]:
         """Remove everything the lab created; return what was removed (for the log)."""
         require_root()
+        net.check_owner(str(self.dirs.state))
         with self._book() as book:
             removed = teardown.teardown(self.dirs, book.state)
             book.state = LabState()

@@ -76,10 +76,29 @@ def lab_netns() -> list[str]:
     return [n for n in names if n.startswith(PREFIX)]
 
 
-def ensure_bridge(plan: LabPlan) -> None:
-    """Create the lab bridge with the lab's gateway address (idempotent)."""
-    if not link_exists(BRIDGE):
+def bridge_owner() -> str | None:
+    """The state dir of the lab that owns the bridge (kept in the bridge's alias), if it exists."""
+    out = run(["ip", "-j", "link", "show", "dev", BRIDGE], check=False).stdout.strip()
+    if not out:
+        return None
+    return str(json.loads(out)[0].get("ifalias", ""))
+
+
+def check_owner(owner: str) -> None:
+    """Fail if the lab bridge exists and belongs to a lab with another state dir."""
+    current = bridge_owner()
+    if current is not None and current != owner:
+        raise LabError(
+            f"another lab (state dir {current or 'unknown'}) is up on this machine; "
+            f"take it down first with `MLSITE_LAB_DIR={current or '...'} mlsite lab down`"
+        )
+
+
+def ensure_bridge(plan: LabPlan, owner: str) -> None:
+    """Create the lab bridge with the lab's gateway address (idempotent); `owner` marks it."""
+    if bridge_owner() is None:
         run(["ip", "link", "add", BRIDGE, "type", "bridge", "stp_state", "0", "forward_delay", "0"])
+        run(["ip", "link", "set", BRIDGE, "alias", owner])
     cidr = f"{plan.gateway}/{plan.network.prefixlen}"
     if cidr not in run(["ip", "-4", "-o", "addr", "show", "dev", BRIDGE]).stdout:
         run(["ip", "addr", "add", cidr, "dev", BRIDGE])

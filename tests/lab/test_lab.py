@@ -1,0 +1,158 @@
+"""The lab for real: three hosts up, pyinfra over SSH, apt through the proxy, drills, fencing, down."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from mlsite.lab import disks, machine, net, procs, teardown
+from tests.conftest import LabSession
+
+pytestmark = pytest.mark.lab
+
+
+def reaches(lab: LabSession, source: str, target: str) -> bool:
+    """Whether `source` gets an answer to one ping of `target`'s address."""
+    address = lab.host(target).address
+    return lab.run(source, f"ping -c1 -W1 {address}", check=False).returncode == 0
+
+
+def test_every_host_is_up_with_its_address_and_disk(lab: LabSession) -> None:
+    assert [h.name for h in lab.hosts] == ["lab-1", "lab-2", "lab-3"]
+    for host in lab.hosts:
+        out = lab.run(host.name, "hostname; ip -4 -o addr show dev eth0; systemctl is-system-running --wait")
+        assert out.stdout.splitlines()[0] == host.name
+        assert f"{host.address}/24" in out.stdout
+        assert out.stdout.strip().endswith("running")
+        disk = lab.run(host.name, "test -b /dev/disk/by-id/lab-osd-0 && readlink /dev/disk/by-id/lab-osd-0")
+        assert disk.stdout.strip().startswith("/dev/loop")
+        assert lab.run(host.name, "blockdev --getsize64 /dev/disk/by-id/lab-osd-0").stdout.strip() == str(
+            10 * 1024**3
+        )
+
+
+def test_pyinfra_operations_run_on_every_host_over_ssh(lab: LabSession) -> None:
+    from pyinfra.api import Config, State
+    from pyinfra.api.connect import connect_all
+    from pyinfra.api.operation import add_op
+    from pyinfra.api.operations import run_ops
+    from pyinfra.operations import files
+
+    state = State(lab.pyinfra_inventory(), Config())
+    connect_all(state)
+    assert len(state.activated_hosts) == 3
+    add_op(state, files.put, name="Mark the host", src=io.StringIO("deployed by pyinfra\n"), dest="/etc/mlsite-mark")
+    run_ops(state)
+    assert not state.failed_hosts
+    for host in lab.hosts:
+        assert lab.run(host.name, "cat /etc/mlsite-mark").stdout == "deployed by pyinfra\n"
+
+
+def test_pyinfra_cli_reaches_hosts_with_the_written_inventory(lab: LabSession, tmp_path: Path) -> None:
+    inventory = lab.write_inventory(tmp_path / "inventory.py")
+    pyinfra = Path(sys.executable).parent / "pyinfra"
+    proc = subprocess.run(
+        [str(pyinfra), "--yes", str(inventory), "server.shell", "commands=touch /tmp/from-pyinfra-cli"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert lab.run("lab-3", "test -f /tmp/from-pyinfra-cli").returncode == 0
+
+
+def test_apt_installs_through_the_lab_proxy(lab: LabSession) -> None:
+    lab.run("lab-2", "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q jq", timeout=600)
+    assert lab.run("lab-2", "jq --version").stdout.startswith("jq-")
+    proxy_log = (lab.lab.dirs.run / "apt-cacher-ng-log" / "apt-cacher.log").read_text()
+    assert "jq_" in proxy_log
+
+
+def test_crash_powers_off_and_start_boots_with_the_files_kept(lab: LabSession) -> None:
+    lab.run("lab-2", "echo survives > /root/crash-proof && sync")
+    lab.lab.crash("lab-2")
+    try:
+        assert not reaches(lab, "lab-1", "lab-2")
+        assert lab.run("lab-2", "true", check=False).returncode != 0
+        assert not next(h for h in lab.lab.status().hosts if h.name == "lab-2").running
+    finally:
+        started = time.monotonic()
+        lab.lab.start("lab-2")
+    assert time.monotonic() - started < 30
+    assert lab.run("lab-2", "cat /root/crash-proof").stdout == "survives\n"
+    assert reaches(lab, "lab-1", "lab-2")
+
+
+def test_cut_takes_the_link_down_and_heal_restores_it(lab: LabSession) -> None:
+    lab.lab.cut("lab-3")
+    try:
+        assert not reaches(lab, "lab-1", "lab-3")
+        assert lab.run("lab-3", "true", check=False).returncode != 0
+    finally:
+        lab.lab.heal("lab-3")
+    assert reaches(lab, "lab-1", "lab-3")
+
+
+def test_partition_separates_two_hosts_only(lab: LabSession) -> None:
+    lab.lab.partition("lab-1", "lab-2")
+    try:
+        assert not reaches(lab, "lab-1", "lab-2")
+        assert not reaches(lab, "lab-2", "lab-1")
+        assert reaches(lab, "lab-1", "lab-3")
+        assert reaches(lab, "lab-2", "lab-3")
+    finally:
+        lab.lab.heal()
+    assert reaches(lab, "lab-1", "lab-2")
+
+
+def test_fence_agent_metadata_is_valid_xml(lab: LabSession) -> None:
+    out = lab.run("lab-1", "fence_mlsite_lab -o metadata").stdout
+    root = ET.fromstring(out)
+    assert root.tag == "resource-agent" and root.get("name") == "fence_mlsite_lab"
+    actions = {a.get("name") for a in root.iter("action")}
+    assert {"on", "off", "reboot", "status", "monitor", "list", "metadata"} <= actions
+
+
+def test_fence_agent_powers_a_host_off_and_on(lab: LabSession) -> None:
+    listed = lab.run("lab-1", "fence_mlsite_lab -o list").stdout.split()
+    assert listed == ["lab-1,", "lab-2,", "lab-3,"]
+    # pacemaker's fencer passes options as key=value lines on stdin
+    off = lab.run("lab-1", "printf 'action=off\\nport=lab-3\\n' | fence_mlsite_lab")
+    assert "powered OFF" in off.stdout
+    try:
+        status = lab.run("lab-1", "fence_mlsite_lab -o status -n lab-3", check=False)
+        assert (status.returncode, status.stdout.strip()) == (2, "Status: OFF")
+        assert not reaches(lab, "lab-1", "lab-3")
+        bad = lab.run("lab-1", "printf 'action=off\\nplug=lab-3\\npassword=wrong\\n' | fence_mlsite_lab", check=False)
+        assert bad.returncode == 1 and "bad token" in bad.stderr
+    finally:
+        lab.run("lab-1", "fence_mlsite_lab -o on -n lab-3")
+    assert lab.run("lab-1", "fence_mlsite_lab -o status -n lab-3").stdout.strip() == "Status: ON"
+    assert lab.run("lab-3", "hostname").stdout.strip() == "lab-3"
+
+
+def test_down_leaves_nothing_behind_then_up_again(lab: LabSession) -> None:
+    dirs = lab.lab.dirs
+    lab.lab.down()
+    deadline = time.monotonic() + 10
+    while teardown.lab_processes(dirs) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert teardown.lab_processes(dirs) == []
+    assert not [p for p in procs.find_by_argument("systemd-nspawn") if procs.is_alive(p)]
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+    assert "mls-" not in netns and "mls-" not in links
+    assert net.lab_netns() == [] and net.lab_links() == []
+    assert machine.lab_mounts(dirs.state) == []
+    assert str(dirs.state) not in Path("/proc/self/mountinfo").read_text()
+    assert [b for b in disks.attached().values() if str(dirs.state) in b] == []
+    assert "mls_lab" not in subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    assert json.loads(dirs.state_file.read_text())["resources"] == []
+    # the session lab is shared with other test modules: bring it back
+    lab.lab.up(lab.plan)
+    assert lab.run("lab-1", "hostname").stdout.strip() == "lab-1"
