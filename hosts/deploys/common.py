@@ -1,0 +1,37 @@
+"""Small helpers shared by the role deploys (no host access of their own)."""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import TypeVar
+
+from pyinfra.api.operation import OperationMeta
+from pyinfra.operations import files
+
+from hosts.params import RoleParams
+
+T = TypeVar("T", bound=RoleParams)
+
+
+def put_text(name: str, dest: str, content: str, mode: str = "644") -> OperationMeta:
+    """Install ``content`` at ``dest`` (owned by root); a no-op when it is already there."""
+    return files.put(
+        name=name,
+        src=StringIO(content),
+        dest=dest,
+        user="root",
+        group="root",
+        mode=mode,
+        create_remote_dir=True,
+    )
+
+
+def host_entry(per_host: dict[str, T], host_name: str, role: str) -> T:
+    """The per-host part of a role's parameters; a clear error when the host is missing."""
+    try:
+        return per_host[host_name]
+    except KeyError:
+        raise LookupError(
+            f"{role}: no parameters for host {host_name!r} (parameters cover: "
+            f"{', '.join(sorted(per_host)) or 'no host'})"
+        ) from None

@@ -1,0 +1,129 @@
+"""Run one role's deploy on a set of hosts with the pyinfra API, in this process.
+
+Dry run: pyinfra prepares every operation against the hosts' facts (which is how it knows
+what would change) and stops there. Apply: it then executes the operations.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pyinfra.api import Config, Inventory, State
+from pyinfra.api.connect import connect_all, disconnect_all
+from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.host import Host as PyinfraHost
+from pyinfra.api.operations import run_ops
+from pyinfra.api.state import BaseStateCallback, StateStage
+from pyinfra.context import ctx_host, ctx_state
+
+from hosts.connection import CONNECT_TIMEOUT_S, ssh_data
+from hosts.params import RoleParams
+from hosts.request import HostResult, Mode, OperationResult, Target
+
+log = logging.getLogger("mlsite.hosts")
+
+
+class _Errors(BaseStateCallback):
+    """Collects per-host connection errors."""
+
+    def __init__(self) -> None:
+        self.by_host: dict[str, list[str]] = {}
+
+    def host_connect_error(self, state: State, host: PyinfraHost, error: Any) -> None:  # type: ignore[override]
+        self.by_host.setdefault(host.name, []).append(f"cannot connect: {error}")
+
+
+def target_inventory(targets: tuple[Target, ...], extra: dict[str, Any] | None = None) -> Inventory:
+    """A pyinfra inventory of runner targets."""
+    hosts = [
+        (
+            t.name,
+            {
+                **ssh_data(t.address, t.port, t.user, Path(t.key_file) if t.key_file else None),
+                **(extra or {}),
+            },
+        )
+        for t in targets
+    ]
+    return Inventory((hosts, {}))
+
+
+def execute(
+    inventory: Inventory,
+    deploy: Callable[[RoleParams], Any],
+    params: RoleParams,
+    mode: Mode,
+) -> dict[str, HostResult]:
+    """Run ``deploy(params)`` on every inventory host; per-host results."""
+    config = Config(PARALLEL=max(1, len(inventory)), CONNECT_TIMEOUT=CONNECT_TIMEOUT_S)
+    state = State(inventory, config)
+    errors = _Errors()
+    state.add_callback_handler(errors)
+    try:
+        state.set_stage(StateStage.Connect)
+        connect_all(state)
+        state.set_stage(StateStage.Prepare)
+        _prepare(state, deploy, params, errors.by_host)
+        if mode == "apply" and state.active_hosts:
+            state.set_stage(StateStage.Execute)
+            run_ops(state)
+    except PyinfraError as exc:
+        # "No hosts remaining!" and fail-percent stops: every failed host already has its
+        # own error recorded; anything else is a run-wide error reported on each host.
+        if not any(errors.by_host.values()):
+            for host in inventory:
+                errors.by_host.setdefault(host.name, []).append(str(exc))
+    finally:
+        state.set_stage(StateStage.Disconnect)
+        disconnect_all(state)
+    return {host.name: _host_result(state, host, mode, errors.by_host) for host in inventory}
+
+
+def _prepare(
+    state: State,
+    deploy: Callable[[RoleParams], Any],
+    params: RoleParams,
+    errors: dict[str, list[str]],
+) -> None:
+    """Add the deploy's operations host by host; a host whose deploy raises is failed alone."""
+    with ctx_state.use(state):
+        for host in list(state.inventory.get_active_hosts()):
+            with ctx_host.use(host):
+                try:
+                    deploy(params)
+                except Exception as exc:  # one host's refusal must not stop the others
+                    errors.setdefault(host.name, []).append(str(exc) or type(exc).__name__)
+                    state.ops[host] = {}
+                    state.active_hosts.discard(host)
+                    state.failed_hosts.add(host)
+
+
+def _host_result(
+    state: State, host: PyinfraHost, mode: Mode, errors: dict[str, list[str]]
+) -> HostResult:
+    host_errors = list(errors.get(host.name, []))
+    operations: list[OperationResult] = []
+    for op_hash in state.get_op_order():
+        data = state.ops.get(host, {}).get(op_hash)
+        if data is None:
+            continue
+        meta = data.operation_meta
+        name = ", ".join(sorted(state.get_op_meta(op_hash).names))
+        if mode == "apply":
+            if not meta.is_complete():
+                continue  # not reached: an earlier operation failed on this host
+            changed = meta.did_change()
+            if meta.did_error():
+                tail = "\n".join(meta.stderr_lines[-5:]) or "failed"
+                host_errors.append(f"{name}: {tail}")
+        else:
+            changed = bool(meta._maybe_is_change)
+        operations.append(OperationResult(name=name, changed=changed))
+    return HostResult(
+        changed=sum(op.changed for op in operations),
+        operations=tuple(operations),
+        errors=tuple(host_errors),
+    )

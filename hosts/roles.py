@@ -1,0 +1,70 @@
+"""The role registry: role name -> (deploy function, Params model, params builder).
+
+Later issues add roles (registry, ceph, nfs_ha, personal_db) with ``register``; the runner,
+the inventory CLI entry and the Pulumi layer only ever look roles up here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mlsite.spec import Host, SiteSpec
+
+from hosts.params import RoleParams
+
+ParamsFor = Callable[[SiteSpec, tuple[Host, ...]], RoleParams]
+
+
+@dataclass(frozen=True)
+class RoleDeploy:
+    """One role: its pyinfra deploy, its parameter model and the pure parameter builder."""
+
+    name: str
+    deploy: Callable[..., Any]
+    """The ``@deploy`` function; called with one argument, the role's ``Params``."""
+    params_model: type[RoleParams]
+    params_for: ParamsFor
+    """Pure: site description + the hosts of one group -> parameters."""
+    applies_to: Callable[[Host], bool] = lambda host: True
+    """Hosts the role is meant for (the gpu role: hosts with GPUs). Default: every host."""
+
+
+_MODULES: dict[str, str] = {
+    "base": "hosts.deploys.base",
+    "network": "hosts.deploys.network",
+    "disks": "hosts.deploys.disks",
+    "gpu": "hosts.deploys.gpu",
+    "containerd": "hosts.deploys.containerd",
+    "monitoring_agent": "hosts.deploys.monitoring_agent",
+}
+"""Built-in roles and the module defining each (each module exports ``ROLE``)."""
+
+_REGISTRY: dict[str, RoleDeploy] = {}
+
+
+def register(role: RoleDeploy) -> RoleDeploy:
+    """Add a role (later issues: registry, ceph, nfs_ha, personal_db). Names are unique."""
+    existing = _REGISTRY.get(role.name)
+    if existing is not None and existing is not role:
+        raise ValueError(f"role {role.name!r} is already registered")
+    _REGISTRY[role.name] = role
+    return role
+
+
+def role_names() -> tuple[str, ...]:
+    """Every known role name, built-in ones first."""
+    return tuple(dict.fromkeys([*_MODULES, *_REGISTRY]))
+
+
+def get_role(name: str) -> RoleDeploy:
+    """The role called ``name``; KeyError listing the known roles otherwise."""
+    if name not in _REGISTRY and name in _MODULES:
+        module = importlib.import_module(_MODULES[name])
+        register(module.ROLE)
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown role {name!r}; known roles: {', '.join(role_names())}") from None
