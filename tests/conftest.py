@@ -11,6 +11,7 @@ Tests that use the lab are marked `@pytest.mark.lab`; they skip only when not ru
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 from collections.abc import Iterator
@@ -130,6 +131,11 @@ def lab() -> Iterator[LabSession]:
     dirs = lab_test_dirs()
     plan = plan_lab(load_stack(LAB_STACK).site)
     the_lab = Lab(dirs)
+    # One lab per machine (one bridge, fixed addresses): test sessions running at once in
+    # several checkouts wait for each other instead of tearing each other's lab down.
+    dirs.state.parent.mkdir(parents=True, exist_ok=True)
+    lock = (dirs.state.parent / "lab-test.lock").open("w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     check_owner(str(dirs.state))
     the_lab.down()  # a fresh lab: nothing left from an earlier, interrupted session
     try:
@@ -146,3 +152,4 @@ def lab() -> Iterator[LabSession]:
         )
     finally:
         the_lab.down()
+        lock.close()
