@@ -49,14 +49,13 @@ def _parse_deb822(text: str) -> list[AptSource]:
 def _parse_one_line(text: str) -> list[AptSource]:
     sources: list[AptSource] = []
     for raw in text.splitlines():
-        words = raw.split("#", 1)[0].split()
-        if not words or words[0] != "deb":
+        line = raw.split("#", 1)[0].strip()
+        if not line.startswith("deb "):
             continue
-        words = (
-            [w for w in words[1:] if not w.startswith("[")]
-            if "]" not in raw
-            else raw.split("]", 1)[1].split()
-        )
+        rest = line[len("deb ") :].strip()
+        if rest.startswith("["):  # options such as [signed-by=...]
+            rest = rest.split("]", 1)[1]
+        words = rest.split()
         if len(words) >= 2:
             sources.append(AptSource(words[0], (words[1],), tuple(words[2:]) or ("main",)))
     return sources
