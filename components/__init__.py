@@ -1,0 +1,34 @@
+"""Pulumi components of an ML site: import what a stack program composes from here.
+
+Names load lazily: the engine's provider process imports only the provider module.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from components.hosts.deploy import HostDeploy, HostDeployArgs
+    from components.hosts.hosts import Hosts
+    from components.program import site_from_config
+    from components.site import Site
+
+_WHERE = {
+    "HostDeploy": "components.hosts.deploy",
+    "HostDeployArgs": "components.hosts.deploy",
+    "Hosts": "components.hosts.hosts",
+    "Site": "components.site",
+    "site_from_config": "components.program",
+}
+
+COMPONENTS = ("HostDeploy", "Hosts", "Site")
+"""Every exported resource class (the conventions test walks these)."""
+
+__all__ = ["COMPONENTS", "HostDeploy", "HostDeployArgs", "Hosts", "Site", "site_from_config"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,76 @@
+"""``HostDeploy``: one role applied to one group of hosts, as a Pulumi resource."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import Resource
+from pydantic import BaseModel
+
+from components.hosts.inputs import (
+    HostGroup,
+    code_hash,
+    file_hashes,
+    host_entry,
+    render_params,
+)
+from components.hosts.provider import HostDeployProvider
+
+_PROVIDER = HostDeployProvider()
+
+
+@dataclass(frozen=True)
+class HostDeployArgs:
+    """What a HostDeploy applies: a role, its hosts and its rendered parameters."""
+
+    group: HostGroup
+    params: BaseModel | dict[str, Any]
+    """The role's Params (from ``hosts.roles``); secrets in it stay secret."""
+
+    def inputs(self) -> dict[str, Any]:
+        """The resource inputs: readable desired state; secret values only in ``secrets``."""
+        rendered = render_params(self.params)
+        inputs: dict[str, Any] = {
+            "role": self.group.role,
+            "group": self.group.name,
+            "hosts": [host_entry(h) for h in self.group.hosts],
+            "params": rendered.params,
+            "files": file_hashes(self.group.role),
+            "code": code_hash(self.group.role),
+        }
+        if rendered.secrets:  # present only when params hold secret values
+            inputs["secrets"] = pulumi.Output.secret(rendered.secrets)
+        return inputs
+
+
+class HostDeploy(Resource, module="hosts", name="HostDeploy"):
+    """Applies one role's pyinfra deploys to a group of hosts (via ``hosts.runner``)."""
+
+    role: pulumi.Output[str]
+    """The role applied."""
+    hosts: pulumi.Output[list[dict[str, Any]]]
+    """The hosts of the group (name, address, port, user, key file path)."""
+    changed: pulumi.Output[int]
+    """Operations that changed something in the last apply (0: already converged)."""
+    drift: pulumi.Output[dict[str, list[str]]]
+    """Per host, operations the last refresh found would change (empty: no drift)."""
+
+    def __init__(
+        self,
+        name: str,
+        args: HostDeployArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        depends_on: Sequence[pulumi.Resource] = (),
+    ) -> None:
+        props: dict[str, Any] = {**args.inputs(), "changed": None, "drift": None, "results": None}
+        opts = pulumi.ResourceOptions.merge(
+            opts,
+            pulumi.ResourceOptions(
+                additional_secret_outputs=["secrets"], depends_on=list(depends_on)
+            ),
+        )
+        super().__init__(_PROVIDER, name, props, opts)

@@ -1,0 +1,175 @@
+"""Run a stack program under Pulumi's mock runtime and collect its resource graph.
+
+No Pulumi CLI, no credentials, no hosts: the stack file is read directly, its config
+handed to the program as the engine would, and every registration recorded.
+``python -m mlsite.plan.run --stack S --json FILE`` does the same in a fresh process
+(``mlsite diff --base`` uses it inside a git worktree).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.mocks import set_mocks
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+from pydantic import BaseModel
+
+from mlsite.plan.mocks import PlanMocks, RecordingMonitor, Registration
+from mlsite.plan.tree import plan_doc, scrub
+from mlsite.spec import CONFIG_KEY, Secret, SiteSpec, load_stack, project_root, stack_path
+
+LOG = logging.getLogger("mlsite.plan")
+
+
+@dataclass
+class PlanRun:
+    """What one mock run of a stack program produced."""
+
+    project: str
+    stack: str
+    registrations: list[Registration]
+    known_secrets: frozenset[str]
+    """Plain secret values the program could see; scrubbed from every output."""
+
+    def doc(self) -> dict[str, Any]:
+        """The stable plan document (secrets masked)."""
+        return plan_doc(self.project, self.stack, self.registrations, self.known_secrets)
+
+
+def project_name(root: Path) -> str:
+    """The ``name:`` of Pulumi.yaml."""
+    doc = yaml.safe_load((root / "Pulumi.yaml").read_text(encoding="utf-8"))
+    return str(doc["name"])
+
+
+def stack_config(root: Path, stack: str) -> tuple[dict[str, str], list[str]]:
+    """The stack file's config as the engine passes it (values JSON-encoded when not
+    strings), and the keys holding ``secure:`` values."""
+    doc = yaml.safe_load(stack_path(stack, root).read_text(encoding="utf-8")) or {}
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in (doc.get("config") or {}).items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secret_keys.append(key)
+            value = value["secure"]  # the offline plan never decrypts: ciphertext stands in
+        config[key] = value if isinstance(value, str) else json.dumps(value)
+    return config, secret_keys
+
+
+def site_secrets(site: SiteSpec) -> frozenset[str]:
+    """Every plain secret value reachable from ``site`` (environment and decrypted)."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Secret):
+            plain = value._plain or (os.environ.get(value.env) if value.env else None)
+            if plain:
+                found.add(plain)
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name))
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+
+    walk(site)
+    return frozenset(found)
+
+
+def run_program(
+    program: Callable[[], None],
+    *,
+    project: str,
+    stack: str,
+    config: dict[str, str],
+    secret_keys: list[str] | None = None,
+) -> list[Registration]:
+    """Run ``program`` under the mock runtime; return every registration in order."""
+    pulumi_settings.ROOT.set(None)  # a fresh Stack resource for each run in this process
+    set_all_config(dict(config), list(secret_keys or []))
+    monitor = RecordingMonitor(PlanMocks())
+    set_mocks(PlanMocks(), project=project, stack=stack, preview=False, logger=LOG, monitor=monitor)
+    pulumi_settings.SETTINGS.rpc_manager.clear()
+    pulumi_settings.SETTINGS.outputs.clear()
+    # Each run gets its own worker threads, joined at the end: every worker holds an event
+    # loop that otherwise dies noisily at interpreter exit.
+    workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mlsite-plan")
+    _ensure_event_loop().set_default_executor(workers)  # type: ignore[no-untyped-call]
+    try:
+        _sync_await(run_pulumi_func(program))
+    finally:
+        workers.shutdown(wait=True)
+    return list(monitor.registrations)
+
+
+def plan_stack(stack: str, root: Path | None = None) -> PlanRun:
+    """Plan ``stack`` of the project at ``root`` (default: the current project)."""
+    root = project_root(root)
+    loaded = load_stack(stack, root)  # errors with file:line before anything runs
+    config, secret_keys = stack_config(root, stack)
+    from components.program import main  # the program of this checkout
+
+    regs = run_program(
+        lambda: main(root),
+        project=project_name(root),
+        stack=stack,
+        config=config,
+        secret_keys=secret_keys,
+    )
+    return PlanRun(project_name(root), stack, regs, site_secrets(loaded.site))
+
+
+def plan_site_data(
+    data: dict[str, Any],
+    stack: str,
+    root: Path | None = None,
+    extra_config: dict[str, str] | None = None,
+) -> PlanRun:
+    """Plan a site description given as data, as the engine would hand it over (secure
+    values already decrypted). Used by tests and benchmarks."""
+    from components.program import main
+    from mlsite.spec import validate
+
+    root = project_root(root)
+    site = validate(data, plaintext_secrets=True)
+    config = {f"{CONFIG_KEY}": json.dumps(data), **(extra_config or {})}
+    regs = run_program(lambda: main(root), project=project_name(root), stack=stack, config=config)
+    return PlanRun(project_name(root), stack, regs, site_secrets(site))
+
+
+def dumps(doc: dict[str, Any], known_secrets: frozenset[str] = frozenset()) -> str:
+    """Stable JSON text of a plan document."""
+    return scrub(
+        json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n", known_secrets
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mlsite.plan.run --stack S --json FILE``: plan in this process's checkout."""
+    parser = argparse.ArgumentParser(prog="python -m mlsite.plan.run")
+    parser.add_argument("--stack", required=True)
+    parser.add_argument("--json", required=True, type=Path)
+    args = parser.parse_args(argv)
+    run = plan_stack(args.stack)
+    args.json.write_text(dumps(run.doc(), run.known_secrets), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""HostDeployProvider without an engine: pure diff and check, pickles, secrets."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+from typing import Any
+
+import dill
+from pulumi.dynamic import Config, ConfigureRequest
+from pulumi.dynamic.dynamic import serialize_provider
+
+from components.hosts.provider import HostDeployProvider, check_inputs, resolve_secrets
+
+INPUTS: dict[str, Any] = {
+    "role": "registry",
+    "group": "registry",
+    "hosts": [{"name": "lab-3", "address": "10.77.0.13", "port": 22, "user": "root"}],
+    "params": {"pw": {"$secret": "value:pw"}, "env": {"$secret": "env:X"}},
+    "secrets": {"pw": "hunter2-canary"},
+    "files": {},
+    "code": "sha256:0",
+}
+
+
+def test_diff_of_identical_state_is_no_change_and_touches_nothing() -> None:
+    p = HostDeployProvider()
+    d = p.diff("id", {**INPUTS, "changed": 3, "drift": {"lab-3": []}}, dict(INPUTS))
+    assert d.changes is False and d.replaces == []
+
+
+def test_diff_sees_param_changes_as_update_and_role_changes_as_replace() -> None:
+    p = HostDeployProvider()
+    assert p.diff("id", INPUTS, {**INPUTS, "params": {}}).changes is True
+    d = p.diff("id", INPUTS, {**INPUTS, "role": "nfs"})
+    assert d.changes is True and d.replaces == ["role"]
+
+
+def test_recorded_drift_makes_the_next_up_apply() -> None:
+    d = HostDeployProvider().diff(
+        "id", {**INPUTS, "drift": {"lab-3": ["Install packages"]}}, INPUTS
+    )
+    assert d.changes is True
+
+
+def test_check_names_each_bad_field() -> None:
+    failures = check_inputs({"role": "", "hosts": [{"name": "x"}], "params": []})
+    assert {f.property for f in failures} == {"role", "hosts[0]", "params"}
+
+
+def test_secret_references_resolve_only_at_apply() -> None:
+    resolved = resolve_secrets(INPUTS["params"], INPUTS["secrets"])
+    assert resolved == {"pw": "hunter2-canary", "env": {"env": "X"}}
+
+
+def test_pickled_provider_holds_no_credentials_even_after_configure() -> None:
+    p = HostDeployProvider()
+    p.configure(
+        ConfigureRequest(
+            Config(
+                {"mlsite:sshPrivateKey": "-----BEGIN CANARY KEY-----", "mlsite:sshKeyFile": "/k"},
+                "mlsite",
+            )
+        )
+    )
+    assert p._private_key
+    blob = base64.b64decode(serialize_provider(p))
+    assert b"CANARY" not in blob and b"/k" not in blob
+    assert b"components.hosts.provider" in blob  # by reference: small and code-free
+    assert len(blob) < 600
+    again = dill.loads(blob)
+    assert again._private_key is None and again.timeout_s == p.timeout_s
+
+
+def test_provider_module_imports_neither_the_site_model_nor_components() -> None:
+    code = (
+        "import sys, components.hosts.provider;"
+        "bad=[m for m in ('pydantic','mlsite.spec','components.site','pulumi_aws','pulumi_kubernetes','pyinfra') if m in sys.modules];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
