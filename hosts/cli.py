@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyinfra import host, inventory
+from pyinfra.context import host, inventory
 
 from hosts.inventory import MlsiteHostData
 from hosts.params import RoleParams

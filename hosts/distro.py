@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pyinfra import host
+from pyinfra.context import host
 from pyinfra.facts.server import LinuxDistribution
 
 Family = Literal["debian", "ubuntu"]

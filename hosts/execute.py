@@ -11,12 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pyinfra.api import Config, Inventory, State
+from pyinfra.api.config import Config
 from pyinfra.api.connect import connect_all, disconnect_all
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.host import Host as PyinfraHost
+from pyinfra.api.inventory import Inventory
 from pyinfra.api.operations import run_ops
-from pyinfra.api.state import BaseStateCallback, StateStage
+from pyinfra.api.state import BaseStateCallback, State, StateStage
 from pyinfra.context import ctx_host, ctx_state
 
 from hosts.connection import CONNECT_TIMEOUT_S, ssh_data
@@ -48,7 +49,7 @@ def target_inventory(targets: tuple[Target, ...], extra: dict[str, Any] | None =
         )
         for t in targets
     ]
-    return Inventory((hosts, {}))
+    return Inventory((hosts, {}))  # type: ignore[no-untyped-call]
 
 
 def execute(
@@ -58,10 +59,12 @@ def execute(
     mode: Mode,
 ) -> dict[str, HostResult]:
     """Run ``deploy(params)`` on every inventory host; per-host results."""
-    config = Config(PARALLEL=max(1, len(inventory)), CONNECT_TIMEOUT=CONNECT_TIMEOUT_S)
+    config = Config(  # type: ignore[no-untyped-call]
+        PARALLEL=max(1, len(inventory)), CONNECT_TIMEOUT=CONNECT_TIMEOUT_S
+    )
     state = State(inventory, config)
     errors = _Errors()
-    state.add_callback_handler(errors)
+    state.add_callback_handler(errors)  # type: ignore[no-untyped-call]
     try:
         state.set_stage(StateStage.Connect)
         connect_all(state)
@@ -106,7 +109,7 @@ def _host_result(
 ) -> HostResult:
     host_errors = list(errors.get(host.name, []))
     operations: list[OperationResult] = []
-    for op_hash in state.get_op_order():
+    for op_hash in state.get_op_order():  # type: ignore[no-untyped-call]
         data = state.ops.get(host, {}).get(op_hash)
         if data is None:
             continue

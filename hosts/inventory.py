@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlsite.spec import Host, Role, SiteSpec, load_file, load_stack
-from pyinfra.api import Inventory
+from pyinfra.api.inventory import Inventory
 
 from hosts.connection import key_for, ssh_data
+from mlsite.spec import Host, Role, SiteSpec, load_file, load_stack
 
 STACK_ENV = "MLSITE_STACK"
 
@@ -71,7 +71,7 @@ def build_inventory(site: SiteSpec, stack_file: Path | None = None) -> Inventory
     """A pyinfra ``Inventory`` of the whole site (API use)."""
     groups = inventory_groups(site, stack_file)
     everyone = groups.pop("all")
-    return Inventory(everyone, **groups)
+    return Inventory(everyone, **groups)  # type: ignore[no-untyped-call]
 
 
 def load_site(stack: str) -> tuple[SiteSpec, Path]:

@@ -11,9 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlsite.spec import Host, SiteSpec
-
 from hosts.params import RoleParams
+from mlsite.spec import Host, SiteSpec
 
 ParamsFor = Callable[[SiteSpec, tuple[Host, ...]], RoleParams]
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from mlsite.spec import Host, SiteSpec
 from pydantic import Field
-from pyinfra import host
-from pyinfra.api import deploy
+from pyinfra.api.deploy import deploy
+from pyinfra.context import host
 from pyinfra.operations import apt, files, server, systemd
 
 from hosts.deploys.common import put_text
@@ -15,6 +14,7 @@ from hosts.distro import distro
 from hosts.params import RoleParams
 from hosts.render import base as render
 from hosts.roles import RoleDeploy
+from mlsite.spec import Host, SiteSpec
 
 USERS_GROUP = "mlsite-users"
 USERS_GID = 1999

@@ -8,9 +8,7 @@ from typing import TypeVar
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import files
 
-from hosts.params import RoleParams
-
-T = TypeVar("T", bound=RoleParams)
+T = TypeVar("T")
 
 
 def put_text(name: str, dest: str, content: str, mode: str = "644") -> OperationMeta:

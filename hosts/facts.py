@@ -1,0 +1,113 @@
+"""Custom pyinfra facts: GPUs from nvidia-smi, what a block device holds."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+
+from pyinfra.api.facts import FactBase
+
+GPU_QUERY = "index,name,uuid,memory.total,driver_version,pci.bus_id,persistence_mode"
+"""Fields asked of ``nvidia-smi --query-gpu`` (order matters to the parser)."""
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    """One GPU as nvidia-smi reports it."""
+
+    index: int
+    name: str
+    uuid: str
+    memory_mib: int
+    driver_version: str
+    pci_bus_id: str
+    persistence_mode: bool
+
+
+def parse_nvidia_smi_csv(lines: list[str]) -> list[GpuInfo]:
+    """Parse ``nvidia-smi --query-gpu=GPU_QUERY --format=csv,noheader,nounits`` output.
+
+    A header line (``--format=csv`` without ``noheader``) and unit suffixes (``MiB``) are
+    tolerated, so samples recorded either way parse."""
+    gpus: list[GpuInfo] = []
+    for row in csv.reader(line for line in lines if line.strip()):
+        cells = [c.strip() for c in row]
+        if len(cells) < 7 or cells[0] == "index":
+            continue
+        memory = cells[3].removesuffix("MiB").strip()
+        gpus.append(
+            GpuInfo(
+                index=int(cells[0]),
+                name=cells[1],
+                uuid=cells[2],
+                memory_mib=int(memory) if memory.isdigit() else 0,
+                driver_version=cells[4],
+                pci_bus_id=cells[5],
+                persistence_mode=cells[6].lower() == "enabled",
+            )
+        )
+    return gpus
+
+
+class NvidiaGpus(FactBase[list[GpuInfo]]):
+    """GPUs seen by the NVIDIA driver; empty when nvidia-smi is missing or finds none."""
+
+    def command(self) -> str:
+        return (
+            "command -v nvidia-smi >/dev/null 2>&1 && "
+            f"nvidia-smi --query-gpu={GPU_QUERY} --format=csv,noheader,nounits 2>/dev/null || true"
+        )
+
+    @staticmethod
+    def default() -> list[GpuInfo]:
+        return []
+
+    def process(self, output: list[str]) -> list[GpuInfo]:
+        return parse_nvidia_smi_csv(output)
+
+
+@dataclass(frozen=True)
+class DiskContents:
+    """What a block device holds, from wipefs and sysfs (read-only probes)."""
+
+    path: str
+    device: str | None
+    """The resolved device node; None when the path does not exist or is not a block device."""
+    signatures: tuple[str, ...] = ()
+    """Filesystem, RAID, LVM or partition-table signatures (``TYPE@OFFSET``)."""
+    partitions: tuple[str, ...] = ()
+    """Partitions of the device."""
+
+    @property
+    def empty(self) -> bool:
+        """No signature and no partition."""
+        return not self.signatures and not self.partitions
+
+
+class DiskProbe(FactBase[DiskContents]):
+    """What the device at ``path`` holds (``wipefs --no-act``, /sys partitions)."""
+
+    def command(self, path: str) -> str:
+        return (
+            f"p={path}; d=$(readlink -f \"$p\"); "
+            "if [ ! -b \"$d\" ]; then echo missing; exit 0; fi; "
+            "echo \"device $d\"; "
+            "wipefs --no-act --noheadings --output TYPE,OFFSET \"$d\" | "
+            "while read -r t o; do echo \"sig $t@$o\"; done; "
+            "for s in /sys/class/block/$(basename \"$d\")/*/partition; do "
+            "[ -e \"$s\" ] && echo \"part $(basename $(dirname \"$s\"))\"; done; true"
+        )
+
+    def process(self, output: list[str]) -> DiskContents:
+        device: str | None = None
+        sigs: list[str] = []
+        parts: list[str] = []
+        for line in output:
+            kind, _, value = line.strip().partition(" ")
+            if kind == "device":
+                device = value
+            elif kind == "sig":
+                sigs.append(value)
+            elif kind == "part":
+                parts.append(value)
+        return DiskContents(path="", device=device, signatures=tuple(sigs), partitions=tuple(parts))
