@@ -143,6 +143,10 @@ def _mount_subcommands() -> None:
 
     app.add_typer(lab_app, name="lab", help="Bring up lab hosts on this machine and drill faults.")
 
+    from mlsite.plan.cli import register as register_plan
+
+    register_plan(app)
+
 
 def main() -> None:
     """Entry point of the console script."""

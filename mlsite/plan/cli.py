@@ -1,0 +1,171 @@
+"""Commands ``plan``, ``diff``, ``up``, ``preview``, ``refresh`` and ``destroy``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from mlsite.plan.diff import PlanFormatError, diff_plans, render_markdown
+from mlsite.spec import SiteError, project_root
+
+StackOption = Annotated[
+    str, typer.Option("--stack", "-s", help="Stack name: reads stacks/Pulumi.<stack>.yaml.")
+]
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"mlsite: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _site_error(exc: SiteError) -> NoReturn:
+    for diagnostic in exc.diagnostics:
+        typer.echo(str(diagnostic), err=True)
+    _fail(f"{len(exc.diagnostics)} problem(s) in the site description")
+
+
+def plan(
+    stack: StackOption,
+    json_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--json", help="Also write the plan as stable JSON to this file ('-': stdout)."
+        ),
+    ] = None,
+) -> None:
+    """Show the resources a stack declares, offline (Pulumi mocks: no CLI, credentials or hosts)."""
+    from mlsite.plan.mocks import UnmockedCall
+    from mlsite.plan.run import dumps, plan_stack
+    from mlsite.plan.tree import render_tree, scrub
+
+    try:
+        run = plan_stack(stack)
+    except SiteError as exc:
+        _site_error(exc)
+    except UnmockedCall as exc:
+        _fail(str(exc))
+    doc = run.doc()
+    text = dumps(doc, run.known_secrets)
+    if json_file is not None and str(json_file) == "-":
+        sys.stdout.write(text)
+        return
+    if json_file is not None:
+        json_file.write_text(text, encoding="utf-8")
+    sys.stdout.write(scrub(render_tree(doc), run.known_secrets))
+
+
+def _read_plan(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot read the plan {path}: {exc}")
+    if not isinstance(doc, dict):
+        _fail(f"{path} is not an mlsite plan")
+    return doc
+
+
+def diff(
+    base: Annotated[
+        Path | None, typer.Argument(help="Plan JSON before the change.", show_default=False)
+    ] = None,
+    head: Annotated[
+        Path | None, typer.Argument(help="Plan JSON after the change.", show_default=False)
+    ] = None,
+    stack: Annotated[
+        str | None,
+        typer.Option("--stack", "-s", help="Plan this stack at --base and in the working tree."),
+    ] = None,
+    base_ref: Annotated[
+        str | None,
+        typer.Option("--base", help="Git ref to compare the working tree with (with --stack)."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the Markdown here instead of stdout."),
+    ] = None,
+) -> None:
+    """Markdown for a pull request: what a change adds, changes, replaces and deletes.
+
+    Exit 0: nothing destructive; 3: a protected or data-bearing resource would be deleted
+    or replaced; 2: bad input.
+    """
+    if stack is not None:
+        if base is not None or head is not None or base_ref is None:
+            _fail("give either BASE.json HEAD.json, or --stack S --base GITREF")
+        from mlsite.plan.gitref import GitRefError, plan_at_ref
+        from mlsite.plan.run import plan_stack
+
+        try:
+            old = plan_at_ref(base_ref, stack, project_root())
+            run = plan_stack(stack)
+        except SiteError as exc:
+            _site_error(exc)
+        except GitRefError as exc:
+            _fail(str(exc))
+        new = json.loads(json.dumps(run.doc()))
+    else:
+        if base is None or head is None or base_ref is not None:
+            _fail("give either BASE.json HEAD.json, or --stack S --base GITREF")
+        old, new = _read_plan(base), _read_plan(head)
+    try:
+        result = diff_plans(old, new)
+    except PlanFormatError as exc:
+        _fail(str(exc))
+    markdown = render_markdown(result)
+    if output is None:
+        sys.stdout.write(markdown)
+    else:
+        output.write_text(markdown, encoding="utf-8")
+    raise typer.Exit(result.exit_code)
+
+
+def _engine(op: str, stack: str, yes: bool = True) -> None:
+    from mlsite.plan.automation import NotAvailable, run
+    from mlsite.spec import load_stack
+
+    if not yes:
+        _fail(
+            f"`{op}` changes real resources: add --yes to go ahead (review with `mlsite plan` first)"
+        )
+    try:
+        load_stack(stack)  # every problem with file and line before the engine starts
+        run(op, stack, project_root(), typer.echo)  # type: ignore[arg-type]
+    except SiteError as exc:
+        _site_error(exc)
+    except NotAvailable as exc:
+        _fail(str(exc))
+
+
+def up(stack: StackOption) -> None:
+    """Apply a stack with the Pulumi engine (local file backend unless PULUMI_BACKEND_URL)."""
+    _engine("up", stack)
+
+
+def preview(stack: StackOption) -> None:
+    """Show what `up` would do, with the real Pulumi engine and providers (--diff)."""
+    _engine("preview", stack)
+
+
+def refresh(stack: StackOption) -> None:
+    """Read the live state (host roles run a dry run and record drift)."""
+    _engine("refresh", stack)
+
+
+def destroy(
+    stack: StackOption,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Really delete the stack's resources.")
+    ] = False,
+) -> None:
+    """Delete a stack's resources (hosts are left as they are; protected resources stay)."""
+    _engine("destroy", stack, yes)
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the ``mlsite`` app."""
+    for command in (plan, diff, up, preview, refresh, destroy):
+        app.command()(command)
