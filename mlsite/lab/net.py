@@ -96,6 +96,7 @@ def check_owner(owner: str) -> None:
 
 def ensure_bridge(plan: LabPlan, owner: str) -> None:
     """Create the lab bridge with the lab's gateway address (idempotent); `owner` marks it."""
+    check_owner(owner)
     if bridge_owner() is None:
         run(["ip", "link", "add", BRIDGE, "type", "bridge", "stp_state", "0", "forward_delay", "0"])
         run(["ip", "link", "set", BRIDGE, "alias", owner])

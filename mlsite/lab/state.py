@@ -13,6 +13,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from mlsite.lab.errors import LabError
@@ -152,13 +153,20 @@ class StateBook:
         save_state(self.dirs, self.state)
 
 
+MACHINE_LOCK = Path("/run/lock/mlsite-lab.lock")
+"""Lab names (`mls-*`) and addresses are per machine: changing commands of every lab take turns."""
+
+
 @contextlib.contextmanager
 def locked(dirs: LabDirs) -> Iterator[StateBook]:
-    """Hold the lab lock (one changing command at a time) and yield the state."""
+    """Hold the machine's and this lab's locks (one changing command at a time); yield the state."""
     dirs.state.mkdir(parents=True, exist_ok=True)
-    with open(dirs.lock_file, "a") as lock:
+    MACHINE_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(MACHINE_LOCK, "a") as machine, open(dirs.lock_file, "a") as lock:
+        fcntl.flock(machine, fcntl.LOCK_EX)
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield StateBook(dirs)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(machine, fcntl.LOCK_UN)
