@@ -6,6 +6,7 @@ description and of the files of the ``hosts`` package.
 
 from __future__ import annotations
 
+import ast
 import enum
 import hashlib
 import importlib.util
@@ -15,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from pydantic_core import to_jsonable_python
 
 from mlsite.spec import Host, Secret
@@ -79,9 +80,10 @@ class RenderedParams:
 
 
 def render_params(params: BaseModel | dict[str, Any]) -> RenderedParams:
-    """Render a params model: ``env`` secrets become ``{"$secret": "env:NAME"}``; secrets
-    handed over decrypted by the engine (or ``secure:`` ciphertext in an offline plan)
-    become ``{"$secret": "value:PATH"}`` with the value kept apart in ``secrets``."""
+    """Render a params model: secret strings (``SecretStr``, revealed by the role's
+    ``params_for``) and site secrets handed over decrypted become
+    ``{"$secret": "value:PATH"}`` with the value kept apart in ``secrets``; ``env`` site
+    secrets become ``{"$secret": "env:NAME"}``."""
     out = RenderedParams({})
     rendered = _render(params, "", out.secrets)
     if not isinstance(rendered, dict):
@@ -91,6 +93,9 @@ def render_params(params: BaseModel | dict[str, Any]) -> RenderedParams:
 
 
 def _render(value: Any, path: str, secrets: dict[str, str]) -> Any:
+    if isinstance(value, SecretStr):  # hosts' SecretText: revealed by params_for
+        secrets[path] = value.get_secret_value()
+        return {SECRET_REF: f"value:{path}"}
     if isinstance(value, Secret):
         if value.env is not None:
             return {SECRET_REF: f"env:{value.env}"}
@@ -132,21 +137,61 @@ def _module_name(role: str) -> str:
     return role.replace("-", "_")
 
 
+def _module_file(root: Path, module: str) -> Path | None:
+    parts = module.split(".")[1:]  # drop the leading "hosts"
+    base = root.joinpath(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imports(path: Path) -> set[str]:
+    """Modules of the ``hosts`` package that ``path`` imports (read statically, not run)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_bytes(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "hosts"}
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.level == 0
+            and node.module.split(".")[0] == "hosts"
+        ):
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}  # submodules
+    return found
+
+
+def deploy_files(role: str) -> list[Path]:
+    """The role's deploy module and every module of ``hosts`` it imports, transitively."""
+    root = hosts_package_dir()
+    if root is None:
+        return []
+    start = _module_file(root, f"hosts.deploys.{_module_name(role)}")
+    seen: dict[Path, None] = {}
+    todo = [start] if start is not None else []
+    while todo:
+        f = todo.pop()
+        if f in seen:
+            continue
+        seen[f] = None
+        for module in _imports(f):
+            target = _module_file(root, module)
+            if target is not None and target not in seen:
+                todo.append(target)
+    return sorted(seen)
+
+
 @cache
 def code_hash(role: str) -> str:
-    """sha256 over the deploy code a role runs: the shared modules of ``hosts`` (its
-    top-level ``*.py``) and the role's deploy module or package under ``hosts/deploys``."""
+    """sha256 over the deploy code a role runs: its module under ``hosts/deploys`` and the
+    modules of ``hosts`` it imports, transitively (a change elsewhere is not an update)."""
     root = hosts_package_dir()
     digest = hashlib.sha256()
-    if root is not None:
-        files = sorted(root.glob("*.py"))
-        deploys = root / "deploys"
-        files += sorted(deploys.glob("_*.py"))  # shared helpers of the deploys
-        mod = _module_name(role)
-        files += sorted(deploys.glob(f"{mod}.py")) + sorted((deploys / mod).rglob("*.py"))
-        for f in files:
-            digest.update(f.relative_to(root).as_posix().encode() + b"\0")
-            digest.update(f.read_bytes() + b"\0")
+    for f in deploy_files(role):
+        digest.update(f.relative_to(root or f.parent).as_posix().encode() + b"\0")
+        digest.update(f.read_bytes() + b"\0")
     return "sha256:" + digest.hexdigest()
 
 

@@ -14,6 +14,7 @@ code). Outputs copy the inputs and add ``changed``, ``results`` and ``drift``.
 
 from __future__ import annotations
 
+import os
 import stat
 import tempfile
 from pathlib import Path
@@ -162,15 +163,17 @@ def check_inputs(news: dict[str, Any]) -> list[CheckFailure]:
 
 
 def resolve_secrets(value: Any, secrets: dict[str, Any]) -> Any:
-    """Replace secret references in ``params`` for the runner's request (apply time only):
-    ``env:NAME`` stays a reference the runner's ``Secret`` reads itself; ``value:PATH``
-    becomes the plain value held in the ``secrets`` input."""
+    """Replace secret references in ``params`` for the runner's request (apply time only;
+    the runner takes secrets in plain text on stdin): ``env:NAME`` is read from the
+    environment, ``value:PATH`` is the plain value held in the ``secrets`` input."""
     if isinstance(value, dict):
         ref = value.get(SECRET_REF)
         if isinstance(ref, str) and len(value) == 1:
             kind, _, what = ref.partition(":")
             if kind == "env":
-                return {"env": what}
+                if what not in os.environ:
+                    raise LookupError(f"environment variable {what} (a secret) is not set")
+                return os.environ[what]
             if what not in secrets:
                 raise KeyError(f"secret reference {ref!r} has no value in the `secrets` input")
             return secrets[what]

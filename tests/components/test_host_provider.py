@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 import dill
+import pytest
 from pulumi.dynamic import Config, ConfigureRequest
 from pulumi.dynamic.dynamic import serialize_provider
 
@@ -49,9 +50,13 @@ def test_check_names_each_bad_field() -> None:
     assert {f.property for f in failures} == {"role", "hosts[0]", "params"}
 
 
-def test_secret_references_resolve_only_at_apply() -> None:
+def test_secret_references_resolve_only_at_apply(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("X", "from-env")
     resolved = resolve_secrets(INPUTS["params"], INPUTS["secrets"])
-    assert resolved == {"pw": "hunter2-canary", "env": {"env": "X"}}
+    assert resolved == {"pw": "hunter2-canary", "env": "from-env"}
+    monkeypatch.delenv("X")
+    with pytest.raises(LookupError, match="X"):
+        resolve_secrets(INPUTS["params"], INPUTS["secrets"])
 
 
 def test_pickled_provider_holds_no_credentials_even_after_configure() -> None:

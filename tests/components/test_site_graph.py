@@ -76,8 +76,17 @@ def test_secrets_are_marked_secret_and_params_hold_only_references(plan: dict[st
             assert "secrets" in r["secret_inputs"]
 
 
-def test_registry_passwords_appear_as_references_in_the_lab_plan() -> None:
+def test_every_registered_role_is_planned_on_the_hosts_it_applies_to() -> None:
+    from hosts.roles import get_role, role_names
+    from mlsite.spec import load_stack
+
+    site = load_stack("lab").site
     doc = plan_stack("lab").doc()
-    registry = next(r for r in doc["resources"] if r["name"] == "lab-hosts-registry")
-    users = registry["inputs"]["params"]["registry"]["users"]
-    assert users[0]["password"] == {"$secret": "env:MLSITE_LAB_REGISTRY_PUSH_PASSWORD"}
+    planned = {
+        r["inputs"]["role"]: [h["name"] for h in r["inputs"]["hosts"]]
+        for r in doc["resources"]
+        if r["type"] == HOST_DEPLOY
+    }
+    for name in role_names():
+        expected = [h.name for h in site.hosts if get_role(name).applies_to(h)]
+        assert planned.get(name, []) == expected, name

@@ -51,8 +51,6 @@ def test_canary_secrets_never_reach_plan_tree_diff_or_logs(
     ]
     for text in texts:
         assert CANARY not in text
-    registry = next(r for r in head.doc()["resources"] if r["name"] == "lab-hosts-registry")
-    assert registry["inputs"]["secrets"] == "[secret]"
-    assert registry["inputs"]["params"]["registry"]["users"][0]["password"] == {
-        "$secret": "value:registry.users[0].password"
-    }
+    containerd = next(r for r in head.doc()["resources"] if r["name"] == "lab-hosts-containerd")
+    assert containerd["inputs"]["secrets"] == "[secret]"
+    assert containerd["inputs"]["params"]["password"] == {"$secret": "value:password"}
