@@ -36,6 +36,7 @@ _MODULES: dict[str, str] = {
     "network": "hosts.deploys.network",
     "disks": "hosts.deploys.disks",
     "gpu": "hosts.deploys.gpu",
+    "registry": "hosts.deploys.registry",
     "containerd": "hosts.deploys.containerd",
     "monitoring_agent": "hosts.deploys.monitoring_agent",
 }
