@@ -31,9 +31,8 @@ def check_clashes(plan: LabPlan) -> None:
         name = str(link.get("ifname", ""))
         if name.startswith(PREFIX):
             continue
-        addr_info = link.get("addr_info", [])
-        assert isinstance(addr_info, list)
-        for info in addr_info:
+        addr_info = link.get("addr_info")
+        for info in addr_info if isinstance(addr_info, list) else []:
             if info.get("family") != "inet":
                 continue
             net = ipaddress.IPv4Interface(f"{info['local']}/{info['prefixlen']}").network

@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 
@@ -40,12 +40,22 @@ def cmdline(pid: int) -> list[str]:
 
 
 def find_by_argument(needle: str) -> list[int]:
-    """Every live process with an argument containing `needle` (such as the lab's state dir)."""
+    """Every live process with an argument containing `needle`."""
+    return _find(lambda arg: needle in arg)
+
+
+def find_by_path(path: Path) -> list[int]:
+    """Every live process with an argument that is `path` or lies under it (not `path-other`)."""
+    exact, under = str(path), str(path) + "/"
+    return _find(lambda arg: arg == exact or under in arg or arg.endswith("=" + exact))
+
+
+def _find(match: Callable[[str], bool]) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
             pid = int(entry.name)
-            if any(needle in arg for arg in cmdline(pid)) and is_alive(pid):
+            if any(match(arg) for arg in cmdline(pid)) and is_alive(pid):
                 found.append(pid)
     return sorted(found)
 

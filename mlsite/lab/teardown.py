@@ -22,7 +22,7 @@ _OUR_PROGRAMS = ("systemd-nspawn", "apt-cacher-ng", "lxcfs")
 def lab_processes(dirs: LabDirs) -> list[int]:
     """Processes of this lab found by their command line: hosts, proxy, fence daemon."""
     found = []
-    for pid in procs.find_by_argument(str(dirs.state)):
+    for pid in procs.find_by_path(dirs.state):
         args = procs.cmdline(pid)
         programs = {os.path.basename(a) for a in args}
         if programs & set(_OUR_PROGRAMS) or "mlsite.lab.fenced" in args:
@@ -37,15 +37,16 @@ def anything_left(dirs: LabDirs) -> bool:
         or machine.lab_mounts(dirs.state)
         or net.lab_netns()
         or net.lab_links()
-        or [b for b in disks.attached().values() if b.startswith(str(dirs.state) + "/")]
+        or [b for b in disks.attached().values() if b.startswith(f"{dirs.state}/")]
     )
 
 
 def teardown(dirs: LabDirs, state: LabState) -> list[str]:
     """Remove every process, cgroup, filter, mount, loop device, namespace and link of the lab."""
     removed: list[str] = []
-    pids = {int(r.detail) for r in state.resources if r.kind == "process" and r.detail.isdigit()}
-    pids |= set(lab_processes(dirs))
+    # Recorded process ids are not trusted alone (a pid may be reused after a reboot): every
+    # lab process names the state dir on its command line, so that is how they are found.
+    pids = set(lab_processes(dirs))
     # Hosts first, all at once: killing their cgroups is a power cut, nothing to shut down cleanly.
     cgroups.remove_all()
     for pid in sorted(pids):
