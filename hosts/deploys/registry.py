@@ -19,9 +19,9 @@ from typing import Annotated, Any, Literal
 
 import bcrypt
 from pydantic import BeforeValidator, Field, PlainSerializer, SerializationInfo, model_validator
-from pyinfra import host
-from pyinfra.api import deploy
+from pyinfra.api.deploy import deploy
 from pyinfra.api.operation import OperationMeta
+from pyinfra.context import host
 from pyinfra.facts.files import FileContents
 from pyinfra.operations import apt, files, server, systemd
 

@@ -1,0 +1,238 @@
+"""Benchmark: the base layer applied by mlsite (runner subprocess, pyinfra) and by Ansible.
+
+For 1, 3 and 10 fresh lab hosts (a generated lab site file per size, brought up by the lab
+code in its own state directory): mlsite first apply, mlsite no-op re-apply, and the same
+steps as an Ansible playbook (benchmarks/ansible/base.yml) — first apply on fresh hosts
+and re-apply on converged hosts. Run as root from the project root, with no other lab up:
+
+    .venv/bin/python benchmarks/hosts.py [--sizes 1 3 10] [--repeats 3]
+
+Writes benchmarks/results/hosts.json and benchmarks/results/hosts.md.
+Targets: re-apply of 10 hosts <= 1.5x the time of 1 host; mlsite >= 3x faster than Ansible
+on re-apply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hosts.deploys import base  # noqa: E402
+from hosts.params import dump_params  # noqa: E402
+from hosts.render import base as render  # noqa: E402
+from hosts.runner import run  # noqa: E402
+from mlsite.lab import Lab, LabDirs, plan_lab  # noqa: E402
+from mlsite.spec import SiteSpec, load_file  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+ANSIBLE = ROOT / "benchmarks" / "ansible"
+
+
+def site_file(count: int, directory: Path) -> Path:
+    """A lab site of ``count`` disk-less hosts (loop devices are scarce)."""
+    doc = {
+        "config": {
+            "mlsite:site": {
+                "site": {
+                    "name": "bench",
+                    "domain": "bench.mlsite.test",
+                    "kind": "lab",
+                    "timezone": "Asia/Tokyo",
+                    "networks": {"management": "10.77.0.0/24"},
+                },
+                "hosts": [
+                    {"name": f"hb-{i}", "address": f"10.77.0.{10 + i}", "lab": True}
+                    for i in range(1, count + 1)
+                ],
+                "workspaces": {
+                    "users": [{"name": "alice", "uid": 2001}, {"name": "bob", "uid": 2002}],
+                    "profiles": [{"name": "cpu", "gpus": 0, "image": "ml-runtime"}],
+                },
+            }
+        }
+    }
+    path = directory / f"Pulumi.bench{count}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def runner_request(site: SiteSpec, dirs: LabDirs, mode: str = "apply") -> dict[str, Any]:
+    params = base.params_for(site, site.hosts)
+    return {
+        "mode": mode,
+        "role": "base",
+        "hosts": [
+            {"name": h.name, "address": str(h.address), "port": 22, "user": "root",
+             "key_file": str(dirs.ssh_key)}
+            for h in site.hosts
+        ],
+        "params": dump_params(params, reveal=True),
+    }
+
+
+def ansible_files(site: SiteSpec, dirs: LabDirs, directory: Path) -> tuple[Path, Path]:
+    """Inventory and vars of the playbook (file contents from mlsite's own renderers)."""
+    params = base.params_for(site, site.hosts)
+    inventory = directory / f"inventory-{len(site.hosts)}.ini"
+    inventory.write_text(
+        "[all]\n"
+        + "".join(f"{h.name} ansible_host={h.address}\n" for h in site.hosts)
+        + f"\n[all:vars]\nansible_user=root\nansible_ssh_private_key_file={dirs.ssh_key}\n"
+        + f"ansible_ssh_common_args='-o UserKnownHostsFile={dirs.known_hosts}'\n"
+    )
+    live = {k: v for k, v in params.sysctl.items() if k.startswith("net.")}
+    values = {
+        "timezone": params.timezone,
+        "chrony_start": params.chrony_start,
+        "hosts_block": render.hosts_block((e.name, e.address, e.fqdn) for e in params.site_hosts),
+        "chrony_conf": render.chrony_conf(params.ntp_servers, "debian"),
+        "accounts": [{"name": a.name, "uid": a.uid} for a in params.accounts],
+        "sudoers": render.sudoers(params.sudo_nopasswd),
+        "sshd_dropin": render.sshd_dropin(params.permit_root_login),
+        "sysctl_conf": render.sysctl_conf(params.sysctl),
+        "sysctl_live": live,
+        "journald_conf": render.journald_conf(params.journal_max_use_mib, params.journal_retention_days),
+    }
+    vars_file = directory / f"base_vars-{len(site.hosts)}.json"
+    vars_file.write_text(json.dumps(values))
+    return inventory, vars_file
+
+
+def timed_mlsite(request: dict[str, Any]) -> tuple[float, int]:
+    started = time.monotonic()
+    result = run(request)
+    elapsed = time.monotonic() - started
+    if not result["ok"]:
+        raise RuntimeError(json.dumps(result)[:3000])
+    return elapsed, sum(h["changed"] for h in result["hosts"].values())
+
+
+def timed_ansible(inventory: Path, vars_file: Path) -> tuple[float, int]:
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg")}
+    started = time.monotonic()
+    proc = subprocess.run(
+        [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(inventory), "-e", f"base_vars={vars_file}",
+         str(ANSIBLE / "base.yml")],
+        capture_output=True, text=True, env=env, timeout=1800, check=False,
+    )
+    elapsed = time.monotonic() - started
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stdout[-3000:] + proc.stderr[-2000:])
+    changed = sum(int(part.split("=")[1]) for line in proc.stdout.splitlines() if "changed=" in line
+                  for part in line.split() if part.startswith("changed="))
+    return elapsed, changed
+
+
+def measure(count: int, repeats: int, dirs: LabDirs, work: Path) -> dict[str, Any]:
+    site = load_file(site_file(count, work)).site
+    plan = plan_lab(site)
+    lab = Lab(dirs)
+    inventory, vars_file = ansible_files(site, dirs, work)
+    out: dict[str, Any] = {"hosts": count}
+    # Ansible first apply, on fresh hosts
+    lab.up(plan, boot_timeout_s=300)
+    try:
+        out["ansible_first_s"], out["ansible_first_changed"] = timed_ansible(inventory, vars_file)
+    finally:
+        lab.down()
+    # mlsite first apply and re-apply, then Ansible re-apply, on the same fresh hosts
+    lab.up(plan, boot_timeout_s=300)
+    try:
+        request = runner_request(site, dirs)
+        out["mlsite_first_s"], out["mlsite_first_changed"] = timed_mlsite(request)
+        reapply = [timed_mlsite(request) for _ in range(repeats)]
+        out["mlsite_reapply_s"] = statistics.median(t for t, _ in reapply)
+        out["mlsite_reapply_changed"] = max(c for _, c in reapply)
+        timed_ansible(inventory, vars_file)  # settle: Ansible's own view of "converged"
+        again = [timed_ansible(inventory, vars_file) for _ in range(repeats)]
+        out["ansible_reapply_s"] = statistics.median(t for t, _ in again)
+        out["ansible_reapply_changed"] = max(c for _, c in again)
+    finally:
+        lab.down()
+    return out
+
+
+def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    by = {r["hosts"]: r for r in rows}
+    summary: dict[str, Any] = {}
+    if 1 in by and 10 in by:
+        summary["reapply_10_over_1"] = round(by[10]["mlsite_reapply_s"] / by[1]["mlsite_reapply_s"], 2)
+        summary["target_reapply_10_over_1_max"] = 1.5
+    summary["ansible_over_mlsite_reapply"] = {
+        str(r["hosts"]): round(r["ansible_reapply_s"] / r["mlsite_reapply_s"], 2) for r in rows
+    }
+    summary["target_ansible_over_mlsite_min"] = 3.0
+    return summary
+
+
+def markdown(data: dict[str, Any]) -> str:
+    lines = [
+        "# Host layer benchmark: base layer, mlsite vs Ansible",
+        "",
+        f"{data['date']} on {data['machine']} ({data['cpus']} CPUs); lab hosts are systemd-nspawn "
+        "machines on this computer, reached over SSH; apt through the lab's apt-cacher-ng. "
+        f"Re-apply times are the median of {data['repeats']} runs. mlsite times include the runner "
+        "subprocess start (`python -m hosts.runner`), as the Pulumi layer pays it.",
+        "",
+        "| hosts | mlsite first (s) | mlsite re-apply (s) | changed on re-apply | Ansible first (s) | Ansible re-apply (s) | Ansible / mlsite re-apply |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in data["results"]:
+        lines.append(
+            f"| {r['hosts']} | {r['mlsite_first_s']:.1f} | {r['mlsite_reapply_s']:.2f} | "
+            f"{r['mlsite_reapply_changed']} | {r['ansible_first_s']:.1f} | {r['ansible_reapply_s']:.2f} | "
+            f"{r['ansible_reapply_s'] / r['mlsite_reapply_s']:.1f}x |"
+        )
+    s = data["summary"]
+    lines += ["", f"- re-apply 10 hosts / 1 host: {s.get('reapply_10_over_1', 'n/a')} (target <= 1.5)",
+              f"- Ansible / mlsite on re-apply: {s['ansible_over_mlsite_reapply']} (target >= 3)", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 3, 10])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mlsite-hosts-bench-") as tmp:
+        work = Path(tmp)
+        dirs = LabDirs(state=work / "lab", cache=LabDirs.from_env().cache)
+        try:
+            rows = []
+            for n in args.sizes:
+                rows.append(measure(n, args.repeats, dirs, work))
+                print(json.dumps(rows[-1]), flush=True)
+        finally:
+            Lab(dirs).down(purge=True)
+    data = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "repeats": args.repeats,
+        "results": rows,
+        "summary": report(rows),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "hosts.json").write_text(json.dumps(data, indent=2) + "\n")
+    (RESULTS / "hosts.md").write_text(markdown(data))
+    print(markdown(data))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Facts the Ceph deploy reads: the cluster's state as JSON, its keys, what a disk holds."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pyinfra.api import FactBase
+
+STATE_COMMAND = (
+    "if [ -r /etc/ceph/{c}.client.admin.keyring ] && "
+    "d=$(timeout 15 ceph --cluster {c} osd dump -f json 2>/dev/null); then "
+    "r=$(ceph --cluster {c} osd crush rule dump -f json); "
+    "f=$(ceph --cluster {c} fs ls -f json); "
+    'echo "{{\\"osd\\": $d, \\"rules\\": $r, \\"fs\\": $f}}"; '
+    "else echo '{{}}'; fi"
+)
+
+
+class CephState(FactBase[dict[str, Any]]):
+    """``{"osd": ceph osd dump, "rules": crush rule dump, "fs": fs ls}``; ``{}`` when no
+    cluster answers (not bootstrapped yet, or no admin key on this host)."""
+
+    def command(self, cluster: str) -> str:
+        return STATE_COMMAND.format(c=cluster)
+
+    @staticmethod
+    def default() -> dict[str, Any]:
+        return {}
+
+    def process(self, output: list[str]) -> dict[str, Any]:
+        data = json.loads("\n".join(output) or "{}")
+        return data if isinstance(data, dict) else {}
+
+
+class CephKeyring(FactBase[str]):
+    """The text of a keyring file ("" when absent). Holds secrets: never logged."""
+
+    def command(self, path: str) -> str:
+        return f"cat {path} 2>/dev/null || true"
+
+    @staticmethod
+    def default() -> str:
+        return ""
+
+    def process(self, output: list[str]) -> str:
+        return "\n".join(output)
+
+
+class OsdOnDisk(FactBase[str]):
+    """The OSD uuid in the bluestore label at the start of a device ("" when none)."""
+
+    def command(self, path: str) -> str:
+        return (
+            f"d=$(readlink -f {path}); [ -b \"$d\" ] || exit 0; "
+            "head -c 60 \"$d\" | awk 'NR==1 && $0 != \"bluestore block device\" {exit} "
+            "NR==2 {print; exit}' || true"
+        )
+
+    @staticmethod
+    def default() -> str:
+        return ""
+
+    def process(self, output: list[str]) -> str:
+        return "\n".join(output).strip()

@@ -1,0 +1,158 @@
+"""The host layer for real, on the session lab's hosts (systemd-nspawn machines over SSH).
+
+Each role is applied through the runner subprocess exactly as the Pulumi layer calls it,
+then applied again (0 changed operations on every host), and drift made by hand shows up
+in a dry run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hosts.params import dump_params
+from hosts.roles import get_role
+from hosts.runner import run
+from mlsite.spec import SiteSpec, load_stack
+from tests.conftest import LabSession
+
+pytestmark = pytest.mark.lab
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLES = ("base", "network", "disks", "containerd", "monitoring_agent")
+DISK = "/dev/disk/by-id/lab-osd-0"
+
+
+def _site() -> SiteSpec:
+    return load_stack("lab").site
+
+
+def _request(lab: LabSession, role: str, mode: str, params: Any = None) -> dict[str, Any]:
+    site = _site()
+    spec = get_role(role)
+    if params is None:
+        params = spec.params_for(site, site.hosts)
+    return {
+        "mode": mode,
+        "role": role,
+        "hosts": [
+            {"name": h.name, "address": h.address, "port": lab.ssh_port, "user": lab.ssh_user,
+             "key_file": str(lab.ssh_key)}
+            for h in lab.hosts
+        ],
+        "params": dump_params(params, reveal=True),
+    }
+
+
+def _changed(result: dict[str, Any]) -> dict[str, list[str]]:
+    return {
+        name: [op["name"] for op in host["operations"] if op["changed"]]
+        for name, host in result["hosts"].items()
+    }
+
+
+@pytest.fixture(scope="module")
+def converged(lab: LabSession) -> LabSession:
+    """Every role of this issue applied once to the lab hosts."""
+    for role in ROLES:
+        result = run(_request(lab, role, "apply"))
+        assert result["ok"], (role, result)
+    return lab
+
+
+def test_second_apply_changes_nothing(converged: LabSession) -> None:
+    for role in ROLES:
+        result = run(_request(converged, role, "apply"))
+        assert result["ok"], (role, result)
+        assert all(h["changed"] == 0 for h in result["hosts"].values()), (role, _changed(result))
+
+
+def test_base_layer_took_effect(converged: LabSession) -> None:
+    lab = converged
+    for host in lab.hosts:
+        sshd = lab.run(host.name, "sshd -T").stdout
+        assert "passwordauthentication no" in sshd and "permitrootlogin without-password" in sshd
+        assert lab.run(host.name, "id -u alice").stdout.strip() == "2001"
+        assert "10.77.0.13 lab-3.lab.mlsite.test lab-3" in lab.run(host.name, "cat /etc/hosts").stdout
+        assert lab.run(host.name, "readlink /etc/localtime").stdout.strip().endswith("Asia/Tokyo")
+        assert lab.run(host.name, "sysctl -n net.core.somaxconn").stdout.strip() == "4096"
+        assert lab.run(host.name, "visudo -c").returncode == 0
+
+
+def test_network_bond_is_installed_and_parsed_by_ifupdown(converged: LabSession) -> None:
+    lab = converged
+    # this kernel has no bonding driver: the bond is rendered, installed and parsed, not raised
+    out = lab.run("lab-1", "ifquery bond0").stdout
+    assert "bond-slaves: eth1 eth2" in out and "bond-mode: balance-alb" in out
+    assert "address: 10.77.0.11/24" in out
+    lab.run("lab-1", "ifup --no-act bond0")
+    assert lab.run("lab-2", "test -e /etc/network/interfaces.d/50-mlsite", check=False).returncode != 0
+
+
+def test_services_run(converged: LabSession) -> None:
+    for host in converged.hosts:
+        for unit in ("containerd", "prometheus-node-exporter"):
+            assert converged.run(host.name, f"systemctl is-active {unit}").stdout.strip() == "active"
+        assert "node_" in converged.run(host.name, "wget -qO- http://127.0.0.1:9100/metrics 2>/dev/null || "
+                                                  "python3 -c \"import urllib.request as u;"
+                                                  "print(u.urlopen('http://127.0.0.1:9100/metrics').read()[:2000].decode())\"").stdout
+
+
+def test_dry_run_reports_manual_drift(converged: LabSession) -> None:
+    lab = converged
+    lab.run("lab-2", "echo 'PasswordAuthentication yes' > /etc/ssh/sshd_config.d/00-mlsite.conf")
+    try:
+        result = run(_request(lab, "base", "dry-run"))
+        changed = _changed(result)
+        assert result["ok"] and result["mode"] == "dry-run"
+        assert any(name.startswith("base | Harden sshd") for name in changed["lab-2"]), changed
+        assert changed["lab-1"] == [] and changed["lab-3"] == []
+        # the dry run changed nothing
+        assert "yes" in lab.run("lab-2", "cat /etc/ssh/sshd_config.d/00-mlsite.conf").stdout
+    finally:
+        healed = run(_request(lab, "base", "apply"))
+    assert healed["ok"] and healed["hosts"]["lab-2"]["changed"] >= 1
+    assert "passwordauthentication no" in lab.run("lab-2", "sshd -T").stdout
+
+
+def test_disk_with_a_filesystem_is_refused_without_wipe(converged: LabSession) -> None:
+    lab = converged
+    lab.run("lab-2", "command -v mkfs.ext4 >/dev/null || apt-get install -y -q e2fsprogs >/dev/null")
+    lab.run("lab-2", f"mkfs.ext4 -q -F -L keepme {DISK}")
+    site = _site()
+    role = get_role("disks")
+    params = role.params_for(site, site.hosts)
+    never = params.model_copy(
+        update={"hosts": {n: tuple(d.model_copy(update={"wipe": "never"}) for d in ds)
+                          for n, ds in params.hosts.items()}}
+    )
+    refused = run(_request(lab, "disks", "apply", never))
+    assert not refused["ok"]
+    errors = refused["hosts"]["lab-2"]["errors"]
+    assert errors and "holds data" in errors[0] and "ext4" in errors[0], errors
+    assert refused["hosts"]["lab-2"]["changed"] == 0
+    assert refused["hosts"]["lab-1"]["errors"] == [] and refused["hosts"]["lab-3"]["errors"] == []
+    assert lab.run("lab-2", f"blkid -p -s LABEL -o value {DISK}").stdout.strip() == "keepme"
+
+    wiped = run(_request(lab, "disks", "apply"))  # the lab site says `wipe: allowed`
+    assert wiped["ok"] and wiped["hosts"]["lab-2"]["changed"] == 1
+    assert lab.run("lab-2", f"wipefs -n {DISK}").stdout.strip() == ""
+    again = run(_request(lab, "disks", "apply"))
+    assert all(h["changed"] == 0 for h in again["hosts"].values())
+
+
+def test_pyinfra_cli_runs_a_deploy_file_with_the_site_inventory(converged: LabSession) -> None:
+    proc = subprocess.run(
+        [str(ROOT / ".venv/bin/pyinfra"), "-y", "hosts/inventory.py", "hosts/deploys/base.py"],
+        cwd=ROOT,
+        env={**os.environ, "MLSITE_STACK": "lab", "MLSITE_SSH_KEY": str(converged.ssh_key)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "lab-3" in proc.stdout
