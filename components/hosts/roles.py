@@ -21,6 +21,11 @@ DATA_ROLES = frozenset(
 )
 """Roles whose hosts hold data; their HostDeploys are protected."""
 
+COMPONENT_ROLES = frozenset({"registry", "ceph", "nfs_ha", "personal_db"})
+"""Roles whose parameters need deploy-time values from other resources (the generated site
+CA, Ceph keyrings): the part's own component (``components.registry.Registry``, ...)
+creates their HostDeploys with that wiring; the plain host layer leaves them out."""
+
 
 @dataclass(frozen=True)
 class RoleSpec:
@@ -38,7 +43,11 @@ class RoleSpec:
         return self.deploy.params_for(site, hosts)
 
 
-def roles() -> list[RoleSpec]:
-    """Every registered role, ``base`` first, then in registry order."""
-    names = sorted(role_names(), key=lambda n: n != BASE_ROLE)
+def roles(include_component_roles: bool = False) -> list[RoleSpec]:
+    """Every registered role, ``base`` first, then in registry order; without the roles
+    that parts' components apply themselves unless ``include_component_roles``."""
+    names = sorted(
+        (n for n in role_names() if include_component_roles or n not in COMPONENT_ROLES),
+        key=lambda n: n != BASE_ROLE,
+    )
     return [RoleSpec(n, get_role(n)) for n in names]
