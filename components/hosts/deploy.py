@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import pulumi
+from pulumi import CustomResource
 from pulumi.dynamic import Resource
+from pulumi.dynamic.dynamic import serialize_provider
 from pydantic import BaseModel
 
 from components.hosts.inputs import (
@@ -19,7 +22,13 @@ from components.hosts.inputs import (
 )
 from components.hosts.provider import HostDeployProvider
 
-_PROVIDER = HostDeployProvider()
+
+@cache
+def provider_blob() -> str:
+    """The pickled provider, as ``pulumi.dynamic.Resource`` would store it in ``__provider``.
+    Computed once: it captures no Output and no secret, so every HostDeploy shares it."""
+    blob: str = serialize_provider(HostDeployProvider())
+    return blob
 
 
 @dataclass(frozen=True)
@@ -73,4 +82,8 @@ class HostDeploy(Resource, module="hosts", name="HostDeploy"):
                 additional_secret_outputs=["secrets"], depends_on=list(depends_on)
             ),
         )
-        super().__init__(_PROVIDER, name, props, opts)
+        # What pulumi.dynamic.Resource.__init__ does, minus re-pickling the provider each time.
+        props["__provider"] = provider_blob()
+        CustomResource.__init__(
+            self, f"pulumi-python:{self._resource_type_name}", name, props, opts
+        )

@@ -125,7 +125,7 @@ class HostDeployProvider(ResourceProvider):
     def _host(self, host: dict[str, Any], tmp: Path) -> dict[str, Any]:
         key = host.get("key_file") or self._key_file
         if key:
-            path = Path(str(key))
+            path = Path(str(key)).expanduser()
             if not path.is_absolute():
                 path = Path.cwd() / "stacks" / path  # relative to the stack files
             key = str(path)

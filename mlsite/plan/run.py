@@ -9,6 +9,7 @@ handed to the program as the engine would, and every registration recorded.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -58,7 +59,8 @@ def project_name(root: Path) -> str:
 def stack_config(root: Path, stack: str) -> tuple[dict[str, str], list[str]]:
     """The stack file's config as the engine passes it (values JSON-encoded when not
     strings), and the keys holding ``secure:`` values."""
-    doc = yaml.safe_load(stack_path(stack, root).read_text(encoding="utf-8")) or {}
+    text = stack_path(stack, root).read_text(encoding="utf-8")
+    doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, value in (doc.get("config") or {}).items():
@@ -109,30 +111,63 @@ def run_program(
     pulumi_settings.SETTINGS.outputs.clear()
     # Each run gets its own worker threads, joined at the end: every worker holds an event
     # loop that otherwise dies noisily at interpreter exit.
-    workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mlsite-plan")
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    def own_loop() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        loops.append(loop)
+
+    workers = ThreadPoolExecutor(4, thread_name_prefix="mlsite-plan", initializer=own_loop)
     _ensure_event_loop().set_default_executor(workers)  # type: ignore[no-untyped-call]
     try:
         _sync_await(run_pulumi_func(program))
     finally:
         workers.shutdown(wait=True)
+        for loop in loops:
+            loop.close()
     return list(monitor.registrations)
+
+
+@dataclass(frozen=True)
+class StackInput:
+    """A stack file read for planning: validated site and the config the engine would pass."""
+
+    root: Path
+    project: str
+    stack: str
+    config: dict[str, str]
+    secret_keys: list[str]
+    known_secrets: frozenset[str]
+
+
+def read_stack(stack: str, root: Path | None = None) -> StackInput:
+    """Read and validate ``stack`` (errors with file:line before anything runs)."""
+    root = project_root(root)
+    loaded = load_stack(stack, root)
+    config, secret_keys = stack_config(root, stack)
+    return StackInput(
+        root, project_name(root), stack, config, secret_keys, site_secrets(loaded.site)
+    )
+
+
+def plan_input(si: StackInput) -> PlanRun:
+    """Run the program of this checkout on a stack already read."""
+    from components.program import main  # the program of this checkout
+
+    regs = run_program(
+        lambda: main(si.root),
+        project=si.project,
+        stack=si.stack,
+        config=si.config,
+        secret_keys=si.secret_keys,
+    )
+    return PlanRun(si.project, si.stack, regs, si.known_secrets)
 
 
 def plan_stack(stack: str, root: Path | None = None) -> PlanRun:
     """Plan ``stack`` of the project at ``root`` (default: the current project)."""
-    root = project_root(root)
-    loaded = load_stack(stack, root)  # errors with file:line before anything runs
-    config, secret_keys = stack_config(root, stack)
-    from components.program import main  # the program of this checkout
-
-    regs = run_program(
-        lambda: main(root),
-        project=project_name(root),
-        stack=stack,
-        config=config,
-        secret_keys=secret_keys,
-    )
-    return PlanRun(project_name(root), stack, regs, site_secrets(loaded.site))
+    return plan_input(read_stack(stack, root))
 
 
 def plan_site_data(
@@ -148,7 +183,7 @@ def plan_site_data(
 
     root = project_root(root)
     site = validate(data, plaintext_secrets=True)
-    config = {f"{CONFIG_KEY}": json.dumps(data), **(extra_config or {})}
+    config = {CONFIG_KEY: json.dumps(data), **(extra_config or {})}
     regs = run_program(lambda: main(root), project=project_name(root), stack=stack, config=config)
     return PlanRun(project_name(root), stack, regs, site_secrets(site))
 

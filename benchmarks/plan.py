@@ -1,0 +1,213 @@
+"""Benchmark ``mlsite plan``: akiba, and generated sites of 50 and 500 hosts, each against a
+flat Pulumi program registering the same resources under the same mocks in the same run.
+
+    .venv/bin/python benchmarks/plan.py            # writes benchmarks/results/plan.{json,md}
+
+Targets: akiba under 2 s wall (the whole `mlsite plan` command); 500 hosts under 20 s and
+1 GB RSS; the component program at most 1.3x the flat one.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+REPEAT = 5
+CASES = ("akiba", "hosts-50", "hosts-500")
+TARGETS = {
+    "akiba_cli_wall_s": 2.0,
+    "hosts500_wall_s": 20.0,
+    "hosts500_rss_mib": 1024.0,
+    "overhead": 1.3,
+}
+
+
+def _flat_program(regs: list[Any]) -> None:
+    """Register the same resources directly: no components' code, no site model."""
+    import pulumi
+    from pulumi.runtime import rpc
+
+    by_urn: dict[str, pulumi.Resource] = {}
+
+    def value(v: Any) -> Any:
+        if rpc.is_rpc_secret(v):
+            return pulumi.Output.secret(v["value"])
+        return v
+
+    for r in regs:
+        if r.type == "pulumi:pulumi:Stack":
+            continue
+        parent = by_urn.get(r.parent) if r.parent else None
+        deps = [by_urn[d] for d in r.depends_on if d in by_urn]
+        opts = pulumi.ResourceOptions(
+            parent=parent,
+            protect=r.protect,
+            depends_on=deps,
+            additional_secret_outputs=list(r.secret_outputs),
+        )
+        if r.custom:
+            props = {k: value(v) for k, v in r.inputs.items()}
+            res: pulumi.Resource = pulumi.CustomResource(r.type, r.name, props, opts)
+        else:
+            res = pulumi.ComponentResource(r.type, r.name, None, opts)
+        by_urn[r.urn] = res
+
+
+def run_case(case: str) -> dict[str, Any]:
+    """One case in this process: site plan and flat program, alternated, REPEAT times each."""
+    sys.path.insert(0, str(ROOT))
+    from mlsite.plan.run import (
+        PlanRun,
+        StackInput,
+        plan_input,
+        plan_site_data,
+        read_stack,
+        run_program,
+    )
+    from mlsite.plan.synthetic import generated_site
+    from mlsite.plan.tree import plan_doc
+
+    t0 = time.perf_counter()
+    si: StackInput | None = None
+    if case.startswith("hosts-"):
+        data = generated_site(int(case.split("-")[1]))
+        first = plan_site_data(data, case)
+    else:
+        si = read_stack(case)
+        first = plan_input(si)
+    cold_s = time.perf_counter() - t0
+
+    def site_plan() -> PlanRun:
+        # the stack file is read once (load_s); both sides then start from the same config
+        return plan_input(si) if si is not None else plan_site_data(data, case)
+
+    t = time.perf_counter()
+    if si is not None:
+        read_stack(case)
+    load_s = time.perf_counter() - t
+    regs = first.registrations
+    site_times, flat_times = [], []
+    for _ in range(REPEAT):
+        t = time.perf_counter()
+        doc = site_plan().doc()
+        site_times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        flat = run_program(lambda: _flat_program(regs), project="mlsite", stack=case, config={})
+        plan_doc("mlsite", case, flat)  # both sides end with the plan document
+        flat_times.append(time.perf_counter() - t)
+        assert len(flat) == len(regs), (len(flat), len(regs))
+    site_s, flat_s = statistics.median(site_times), statistics.median(flat_times)
+    return {
+        "case": case,
+        "resources": len(doc["resources"]),
+        "hosts": len({h["name"] for r in doc["resources"] for h in r["inputs"].get("hosts", [])}),
+        "first_plan_s": round(cold_s, 3),
+        "read_stack_file_s": round(load_s, 3),
+        "site_plan_s": round(site_s, 3),
+        "flat_program_s": round(flat_s, 3),
+        "overhead": round(site_s / flat_s, 3),
+        "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def cli_wall(stack: str) -> float:
+    """Wall time of the whole `mlsite plan --stack S --json FILE` command (median)."""
+    times = []
+    for _ in range(REPEAT):
+        t = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "mlsite.cli", "plan", "--stack", stack, "--json", "/dev/null"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        times.append(time.perf_counter() - t)
+    return round(statistics.median(times), 3)
+
+
+def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "--case":
+        print(json.dumps(run_case(sys.argv[2])))
+        return 0
+    cases = []
+    for case in CASES:
+        out = subprocess.run(
+            [sys.executable, __file__, "--case", case],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        cases.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    by = {c["case"]: c for c in cases}
+    measured = {
+        "akiba_cli_wall_s": cli_wall("akiba"),
+        "hosts500_wall_s": by["hosts-500"]["first_plan_s"],
+        "hosts500_rss_mib": by["hosts-500"]["max_rss_mib"],
+        "overhead": max(c["overhead"] for c in cases),
+    }
+    doc = {
+        "machine": {
+            "cpus": _cpus(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "repeat": REPEAT,
+        "cases": cases,
+        "measured": measured,
+        "targets": TARGETS,
+        "met": {k: measured[k] <= TARGETS[k] for k in TARGETS},
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "plan.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    (RESULTS / "plan.md").write_text(_markdown(doc))
+    print(_markdown(doc))
+    return 0 if all(doc["met"].values()) else 1
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+def _markdown(doc: dict[str, Any]) -> str:
+    lines = [
+        "# `mlsite plan` benchmark",
+        "",
+        f"{doc['machine']['cpus']} CPUs, Python {doc['machine']['python']}; medians of {doc['repeat']} runs. "
+        "Site plan = the stack program (site model validation, Site, Hosts, HostDeploy, role "
+        "params) under the mocks, then the plan document; flat = the same registrations made "
+        "directly by a flat program under the same mocks in the same process, then the plan "
+        "document. Reading and validating the stack file (YAML with line numbers, for errors) is "
+        "measured apart, in 'read stack file'; generated sites are handed over as data. First "
+        "plan = the first plan in a fresh process, stack file included (imports excluded); the akiba "
+        "CLI wall time is the whole `mlsite plan` command, interpreter start included.",
+        "",
+        "| case | resources | hosts | read stack file s | first plan s | site plan s | flat program s | overhead | max RSS MiB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in doc["cases"]:
+        lines.append(
+            f"| {c['case']} | {c['resources']} | {c['hosts']} | {c['read_stack_file_s']} | {c['first_plan_s']} | {c['site_plan_s']} | "
+            f"{c['flat_program_s']} | {c['overhead']}x | {c['max_rss_mib']} |"
+        )
+    lines += ["", "| target | measured | limit | met |", "|---|---|---|---|"]
+    for k, limit in doc["targets"].items():
+        lines.append(
+            f"| {k} | {doc['measured'][k]} | {limit} | {'yes' if doc['met'][k] else 'NO'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
