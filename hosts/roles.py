@@ -39,6 +39,7 @@ _MODULES: dict[str, str] = {
     "registry": "hosts.deploys.registry",
     "containerd": "hosts.deploys.containerd",
     "monitoring_agent": "hosts.deploys.monitoring_agent",
+    "ceph": "hosts.deploys.ceph",
 }
 """Built-in roles and the module defining each (each module exports ``ROLE``)."""
 

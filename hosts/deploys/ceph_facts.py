@@ -5,20 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pyinfra.api import FactBase
+from pyinfra.api.facts import FactBase
 
 STATE_COMMAND = (
     "if [ -r /etc/ceph/{c}.client.admin.keyring ] && "
     "d=$(timeout 15 ceph --cluster {c} osd dump -f json 2>/dev/null); then "
     "r=$(ceph --cluster {c} osd crush rule dump -f json); "
     "f=$(ceph --cluster {c} fs ls -f json); "
-    'echo "{{\\"osd\\": $d, \\"rules\\": $r, \\"fs\\": $f}}"; '
+    "g=$(ceph --cluster {c} config dump -f json); "
+    'echo "{{\\"osd\\": $d, \\"rules\\": $r, \\"fs\\": $f, \\"config\\": $g}}"; '
     "else echo '{{}}'; fi"
 )
 
 
 class CephState(FactBase[dict[str, Any]]):
-    """``{"osd": ceph osd dump, "rules": crush rule dump, "fs": fs ls}``; ``{}`` when no
+    """``{"osd": osd dump, "rules": crush rule dump, "fs": fs ls, "config": config dump}``; ``{}`` when no
     cluster answers (not bootstrapped yet, or no admin key on this host)."""
 
     def command(self, cluster: str) -> str:
@@ -52,8 +53,8 @@ class OsdOnDisk(FactBase[str]):
 
     def command(self, path: str) -> str:
         return (
-            f"d=$(readlink -f {path}); [ -b \"$d\" ] || exit 0; "
-            "head -c 60 \"$d\" | awk 'NR==1 && $0 != \"bluestore block device\" {exit} "
+            f'd=$(readlink -f {path}); [ -b "$d" ] || exit 0; '
+            'head -c 60 "$d" | awk \'NR==1 && $0 != "bluestore block device" {exit} '
             "NR==2 {print; exit}' || true"
         )
 

@@ -18,7 +18,7 @@ def ceph_conf(
     mons: tuple[tuple[str, str], ...],
     public_network: str,
     cluster_network: str,
-    osd_memory_target_mib: int | None = None,
+    mon_data_avail_warn_pct: int | None = None,
 ) -> str:
     """/etc/ceph/<cluster>.conf: the same on every host of the cluster."""
     lines = [
@@ -39,8 +39,8 @@ def ceph_conf(
         "osd_pool_default_min_size = 2",
         "osd_crush_chooseleaf_type = 1",
     ]
-    if osd_memory_target_mib is not None:
-        lines += ["", "[osd]", f"osd_memory_target = {osd_memory_target_mib * 1024 * 1024}"]
+    if mon_data_avail_warn_pct is not None:
+        lines += ["", "[mon]", f"mon_data_avail_warn = {mon_data_avail_warn_pct}"]
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,117 @@
+"""The ceph deploy at operation level: inputs + facts -> operations (no host)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hosts.deploys import ceph_keys
+from hosts.deploys.ceph import Params, ceph, params_for
+from hosts.deploys.ceph_pools import planned_commands
+from hosts.deploys.disks import DiskRefused
+from hosts.facts import DiskContents
+from mlsite.storage.keys import generate_key
+from tests.hosts.fakehost import DEBIAN_12, plan
+from tests.storage.labrun import lab_site
+
+OSD_DIR = "/var/lib/ceph/osd/ceph-2/whoami"
+DEVICE = "/dev/disk/by-id/lab-osd-0"
+
+
+@pytest.fixture
+def params() -> Params:
+    site = lab_site()
+    p = params_for(site, site.hosts)
+    ceph_keys._CACHE[p.fsid] = ceph_keys.ClusterKeys(generate_key(), generate_key(), generate_key())
+    return p
+
+
+def _daemon_exists(path: str, osd_created: bool) -> object:
+    """The File fact: monitors, managers and MDSs exist; the OSD only when ``osd_created``."""
+    if path.endswith("/whoami"):
+        return {"mode": 644} if osd_created else None
+    guard = path.startswith(("/var/lib/ceph/mon/", "/var/lib/ceph/mgr/", "/var/lib/ceph/mds/"))
+    return {"mode": 644} if guard else None
+
+
+def facts(disk: DiskContents, *, created: bool = False, label: str = "") -> dict[str, object]:
+    return {
+        "LinuxDistribution": DEBIAN_12,
+        "File": lambda path: _daemon_exists(path, created),
+        "DiskProbe": lambda path: disk,
+        "OsdOnDisk": lambda path: label,
+    }
+
+
+def test_refuses_a_disk_holding_a_filesystem_when_wipe_is_never(params: Params) -> None:
+    osds = tuple(o.model_copy(update={"wipe": "never"}) for o in params.osds)
+    guarded = params.model_copy(update={"osds": osds})
+    full = DiskContents(path=DEVICE, device="/dev/loop2", signatures=("ext4@0x438",))
+    result = plan(ceph, guarded, facts(full), host_name="lab-3")
+    assert isinstance(result.error, DiskRefused)
+    assert "holds data" in str(result.error) and "wipe" in str(result.error)
+    assert "osd new" not in result.all_commands and "wipefs --all" not in result.all_commands
+
+
+def test_wipes_first_when_wipe_is_allowed(params: Params) -> None:
+    full = DiskContents(path=DEVICE, device="/dev/loop2", signatures=("ext4@0x438",))
+    result = plan(ceph, params, facts(full), host_name="lab-3")
+    assert result.error is None
+    create = result.op("ceph | Create osd.2").text
+    assert create.index("wipefs --all --force /dev/loop2") < create.index("osd new")
+    assert "ceph-osd --cluster ceph -i 2 --mkfs" in create
+
+
+def test_an_existing_osd_is_left_alone(params: Params) -> None:
+    full = DiskContents(path=DEVICE, device="/dev/loop2", signatures=("ceph_bluestore@0x0",))
+    result = plan(ceph, params, facts(full, created=True), host_name="lab-3")
+    assert result.error is None
+    assert not result.has("ceph | Create osd")
+
+
+def test_a_disk_carrying_this_osd_is_not_refused(params: Params) -> None:
+    osds = tuple(o.model_copy(update={"wipe": "never"}) for o in params.osds)
+    guarded = params.model_copy(update={"osds": osds})
+    ours = DiskContents(path=DEVICE, device="/dev/loop2", signatures=("ceph_bluestore@0x0",))
+    result = plan(ceph, guarded, facts(ours, label=osds[2].uuid), host_name="lab-3")
+    assert result.error is None
+
+
+def test_pool_plan_is_empty_once_the_cluster_matches(params: Params) -> None:
+    rules = [
+        {"rule_id": 0, "rule_name": "replicated_rule"},
+        {"rule_id": 1, "rule_name": "replicated_host"},
+    ]
+    pools = [
+        {
+            "pool_name": p.name,
+            "size": p.size,
+            "min_size": p.min_size,
+            "crush_rule": 1,
+            "pg_autoscale_mode": p.pg_autoscale,
+            "quota_max_bytes": 0,
+            "application_metadata": {p.application: {}},
+        }
+        for p in params.pools
+    ]
+    observed = {
+        "osd": {
+            "pools": pools,
+            "nearfull_ratio": 0.75,
+            "backfillfull_ratio": 0.85,
+            "full_ratio": 0.92,
+        },
+        "rules": rules,
+        "fs": [{"name": "cephfs"}],
+        "config": [
+            {"section": "mon", "name": "mon_allow_pool_delete", "value": "false"},
+            {"section": "mon", "name": "mon_data_avail_warn", "value": "5"},
+        ],
+    }
+    assert planned_commands(params, observed) == []
+    new = planned_commands(params, {})
+    assert (
+        "ceph --cluster ceph osd crush rule create-replicated replicated_host default host" in new
+    )
+    assert any(c.startswith("ceph --cluster ceph osd pool create rbd ") for c in new)
+    assert "ceph --cluster ceph osd set-nearfull-ratio 0.75" in new
+    assert new[-1] == "ceph --cluster ceph fs new cephfs cephfs_metadata cephfs_data"

@@ -1,0 +1,86 @@
+"""Pure Ceph planners: OSD numbering, pools, keys, rendered configuration."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hosts.render.ceph import ceph_conf
+from mlsite.spec.storage import Pool
+from mlsite.storage import ceph_plan
+from mlsite.storage.keys import generate_key, is_key, keyring, parse_keyring
+from tests.storage.labrun import lab_site
+
+
+def test_lab_plan_has_three_mons_and_one_osd_per_marked_disk() -> None:
+    site = lab_site()
+    assert [m.name for m in ceph_plan.plan_mons(site)] == ["lab-1", "lab-2", "lab-3"]
+    osds = ceph_plan.plan_osds(site)
+    assert [(o.host, o.osd_id) for o in osds] == [("lab-1", 0), ("lab-2", 1), ("lab-3", 2)]
+    assert len({o.uuid for o in osds}) == 3
+    assert ceph_plan.failure_domains(site) == 3
+
+
+def test_fsid_and_osd_uuids_are_stable_between_runs() -> None:
+    assert ceph_plan.fsid(lab_site()) == ceph_plan.fsid(lab_site())
+    assert ceph_plan.plan_osds(lab_site()) == ceph_plan.plan_osds(lab_site())
+
+
+@given(
+    size=st.integers(1, 10),
+    osds=st.integers(0, 500),
+    pools=st.integers(1, 40),
+)
+def test_initial_pg_num_is_a_bounded_power_of_two(size: int, osds: int, pools: int) -> None:
+    pool = Pool(name="p", application="rbd", size=size, min_size=1)
+    pg = ceph_plan.initial_pg_num(pool, osds, pools)
+    assert 8 <= pg <= 256 and math.log2(pg).is_integer()
+
+
+def test_ratio_commands_only_for_differences() -> None:
+    dump = {"nearfull_ratio": 0.75, "backfillfull_ratio": 0.9, "full_ratio": 0.92}
+    assert ceph_plan.ratio_commands(0.75, 0.85, 0.92, dump) == [
+        "ceph osd set-backfillfull-ratio 0.85"
+    ]
+
+
+def test_existing_pool_with_wrong_size_and_rule_is_corrected() -> None:
+    pool = ceph_plan.PoolPlan("rbd", "rbd", 3, 2, "replicated_host", "on", 32, 0)
+    rules = [
+        {"rule_id": 0, "rule_name": "replicated_rule"},
+        {"rule_id": 1, "rule_name": "replicated_host"},
+    ]
+    have = {
+        "pool_name": "rbd",
+        "size": 2,
+        "min_size": 2,
+        "crush_rule": 0,
+        "pg_autoscale_mode": "on",
+        "quota_max_bytes": 0,
+        "application_metadata": {"rbd": {}},
+    }
+    assert ceph_plan.pool_commands((pool,), {"pools": [have]}, rules) == [
+        "ceph osd pool set rbd size 3 --yes-i-really-mean-it",
+        "ceph osd pool set rbd crush_rule replicated_host",
+    ]
+
+
+@given(st.floats(0, 2**31, allow_nan=False))
+def test_generated_keys_are_valid_cephx_keys(now: float) -> None:
+    key = generate_key(now)
+    assert is_key(key)
+    text = keyring({"client.admin": (key, {"mon": "allow *"})})
+    assert parse_keyring(text) == {"client.admin": key}
+
+
+def test_conf_refuses_pool_deletion_and_lists_every_mon() -> None:
+    conf = ceph_conf(
+        fsid="f",
+        mons=(("a", "10.0.0.1"), ("b", "10.0.0.2"), ("c", "10.0.0.3")),
+        public_network="10.0.0.0/24",
+        cluster_network="10.0.0.0/24",
+    )
+    assert "mon_allow_pool_delete = false" in conf
+    assert "[v2:10.0.0.3:3300,v1:10.0.0.3:6789]" in conf
