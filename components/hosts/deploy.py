@@ -36,20 +36,28 @@ class HostDeployArgs:
     """What a HostDeploy applies: a role, its hosts and its rendered parameters."""
 
     group: HostGroup
-    params: BaseModel | dict[str, Any]
-    """The role's Params (from ``hosts.roles``); secrets in it stay secret."""
+    params: BaseModel | dict[str, Any] | pulumi.Output[Any]
+    """The role's Params (from ``hosts.roles``); secrets in it stay secret. An ``Output``
+    when the params depend on other resources (e.g. the site CA kept in Pulumi state)."""
 
     def inputs(self) -> dict[str, Any]:
         """The resource inputs: readable desired state; secret values only in ``secrets``."""
-        rendered = render_params(self.params)
         inputs: dict[str, Any] = {
             "role": self.group.role,
             "group": self.group.name,
             "hosts": [host_entry(h) for h in self.group.hosts],
-            "params": rendered.params,
             "files": file_hashes(self.group.role),
             "code": code_hash(self.group.role),
         }
+        if isinstance(self.params, pulumi.Output):
+            rendered_later = self.params.apply(render_params)
+            # The secrets were moved out by render_params, so what remains is readable
+            # even when it was derived from a secret output (the CA key, say).
+            inputs["params"] = pulumi.Output.unsecret(rendered_later.apply(lambda r: r.params))
+            inputs["secrets"] = pulumi.Output.secret(rendered_later.apply(lambda r: r.secrets))
+            return inputs
+        rendered = render_params(self.params)
+        inputs["params"] = rendered.params
         if rendered.secrets:  # present only when params hold secret values
             inputs["secrets"] = pulumi.Output.secret(rendered.secrets)
         return inputs
