@@ -40,6 +40,7 @@ _MODULES: dict[str, str] = {
     "containerd": "hosts.deploys.containerd",
     "monitoring_agent": "hosts.deploys.monitoring_agent",
     "ceph": "hosts.deploys.ceph",
+    "personal_db": "hosts.deploys.personal_db",
 }
 """Built-in roles and the module defining each (each module exports ``ROLE``)."""
 

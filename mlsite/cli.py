@@ -146,6 +146,9 @@ def _mount_subcommands() -> None:
     from mlsite.plan.cli import register as register_plan
 
     register_plan(app)
+    from mlsite.db_cli import register as register_db
+
+    register_db(app)
 
 
 def main() -> None:

@@ -1,0 +1,175 @@
+"""Benchmark: a personal copy of a >= 1 GB golden Postgres database, clone vs dump/restore.
+
+Run as root from the project root, with no lab up:
+    flock /tmp/mlsite-lab.lock python benchmarks/personal_db.py
+(``--running-lab`` measures on the test lab that is already up, with Ceph and personal_db
+applied). Brings the lab stack's hosts up, applies the ceph and personal_db roles, fills the
+golden database with pgbench data (scale 70, about 1.1 GB), then in the same run times
+``mlsite-db clone`` (quiesce, snapshot, clone, Postgres started) against
+``pg_dump -Fc | pg_restore`` of the same database on the same host. Writes
+benchmarks/results/personal_db.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' lab helpers
+DB_SET, USER, HOST = "analytics", "alice", "lab-1"
+GOLDEN_PORT = 15432
+PGBENCH_SCALE = 70
+MIN_BYTES = 10**9
+
+Run = Callable[[str], str]
+"""Run a shell command on the db host; its stdout (raises on failure)."""
+
+
+def psql(port: int, sql: str, db: str = "bench") -> str:
+    """A psql command on the db host (as postgres, through the local socket)."""
+    return (
+        f'cd /tmp && runuser -u postgres -- psql -h /run/postgresql -p {port} -d {db} -Atqc "{sql}"'
+    )
+
+
+def fill_golden(run: Run, scale: int = PGBENCH_SCALE) -> int:
+    """Make sure the golden copy holds a pgbench database of >= 1 GB; its size in bytes."""
+    have = run(
+        psql(GOLDEN_PORT, "select count(*) from pg_database where datname='bench'", "postgres")
+    )
+    if have.strip() != "1":
+        run(f"cd /tmp && runuser -u postgres -- createdb -h /run/postgresql -p {GOLDEN_PORT} bench")
+        run(
+            f"cd /tmp && runuser -u postgres -- /usr/lib/postgresql/15/bin/pgbench -h /run/postgresql "
+            f"-p {GOLDEN_PORT} -i -q -s {scale} bench"
+        )
+    run(psql(GOLDEN_PORT, "CHECKPOINT"))
+    return int(run(psql(GOLDEN_PORT, "select pg_database_size('bench')")).strip())
+
+
+def measure(run: Run) -> dict[str, Any]:
+    """Clone and dump/restore the same golden database; timings and checks."""
+    size = fill_golden(run)
+    rows = int(run(psql(GOLDEN_PORT, "select count(*) from pgbench_accounts")).strip())
+    run(f"/usr/local/sbin/mlsite-db {DB_SET} drop {USER} || true")
+    started = time.monotonic()
+    answer = json.loads(run(f"/usr/local/sbin/mlsite-db {DB_SET} clone {USER}"))
+    port = int(answer["port"])
+    run(psql(port, "select 1"))
+    clone_s = time.monotonic() - started
+    clone_rows = int(run(psql(port, "select count(*) from pgbench_accounts")).strip())
+    run(f"/usr/local/sbin/mlsite-db {DB_SET} drop {USER}")
+
+    run(
+        f"cd /tmp && runuser -u postgres -- dropdb -h /run/postgresql -p {GOLDEN_PORT} --if-exists restored"
+    )
+    started = time.monotonic()
+    run(
+        f"cd /tmp && runuser -u postgres -- createdb -h /run/postgresql -p {GOLDEN_PORT} restored && "
+        f"runuser -u postgres -- pg_dump -h /run/postgresql -p {GOLDEN_PORT} -Fc bench | "
+        f"runuser -u postgres -- pg_restore -h /run/postgresql -p {GOLDEN_PORT} -d restored"
+    )
+    dump_s = time.monotonic() - started
+    restored_rows = int(
+        run(psql(GOLDEN_PORT, "select count(*) from pgbench_accounts", "restored")).strip()
+    )
+    run(f"cd /tmp && runuser -u postgres -- dropdb -h /run/postgresql -p {GOLDEN_PORT} restored")
+    return {
+        "database_bytes": size,
+        "rows": rows,
+        "clone": {
+            "total_s": round(clone_s, 3),
+            "snapshot_and_clone_s": answer["clone_s"],
+            "ready_s": answer["ready_s"],
+            "rows": clone_rows,
+            "depth": answer["depth"],
+        },
+        "dump_restore": {"total_s": round(dump_s, 3), "rows": restored_rows},
+        "speedup": round(dump_s / clone_s, 1),
+        "targets": {"clone_s_max": 3.0, "speedup_min": 100.0},
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The result as a short Markdown report."""
+    c, d = result["clone"], result["dump_restore"]
+    return "\n".join(
+        [
+            "# Personal database: clone vs dump/restore",
+            "",
+            f"Measured {result['measured']} on {result['machine']}: lab host {HOST} (systemd-nspawn),",
+            "Ceph 16 with 3 OSDs on loop devices, the RBD image reached through rbd-fuse + a loop",
+            f"device (no krbd in this kernel). Golden database: pgbench scale {PGBENCH_SCALE},",
+            f"{result['database_bytes'] / 1e9:.2f} GB, {result['rows']:,} rows in pgbench_accounts.",
+            "",
+            "| method | seconds | rows seen |",
+            "|---|---:|---:|",
+            f"| `mlsite-db clone` (CHECKPOINT, fsfreeze, snapshot, clone, Postgres up, `select 1` answered) | {c['total_s']} | {c['rows']:,} |",
+            f"| `pg_dump -Fc \\| pg_restore` into a new database | {d['total_s']} | {d['rows']:,} |",
+            "",
+            f"Clone is **{result['speedup']}x** faster (targets: clone <= 3 s, >= 100x).",
+            "Row counts were taken after the timings, on the copy and on the restored database.",
+            f"Of the clone, quiesce + snapshot + clone took {c['snapshot_and_clone_s']} s and the",
+            f"copy's Postgres was ready after {c['ready_s']} s.",
+            "",
+        ]
+    )
+
+
+def write(result: dict[str, Any]) -> None:
+    """Write results/personal_db.json and .md."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "personal_db.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / "personal_db.md").write_text(markdown(result))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--running-lab", action="store_true", help="use the test lab already up")
+    args = parser.parse_args()
+    from mlsite.lab import Lab
+    from tests.conftest import LabSession, lab_test_dirs
+    from tests.storage.labrun import apply_role
+
+    dirs = lab_test_dirs()
+    lab = Lab(dirs)
+    if not args.running_lab:
+        from mlsite.lab import plan_lab
+        from mlsite.spec import load_stack
+
+        lab.down()
+        lab.up(plan_lab(load_stack("lab").site))
+    session = LabSession(
+        lab=lab,
+        plan=lab.plan(),
+        hosts=(),
+        ssh_user="root",
+        ssh_port=22,
+        ssh_key=dirs.ssh_key,
+        known_hosts=dirs.known_hosts,
+    )
+    try:
+        for role in ("ceph", "personal_db"):
+            result = apply_role(session, role)
+            if not result["ok"]:
+                raise SystemExit(f"{role} failed: {result}")
+        out = measure(lambda cmd: session.run(HOST, cmd, timeout=1800).stdout)
+    finally:
+        if not args.running_lab:
+            lab.down()
+    out["measured"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    out["machine"] = f"{platform.node()} ({platform.machine()}, Python {platform.python_version()})"
+    write(out)
+    print(markdown(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+#!/usr/bin/python3
+"""mlsite-db: per-user copy-on-write copies of a golden Postgres database (runs on the db host).
+
+Installed as /usr/local/sbin/mlsite-db by hosts/deploys/personal_db.py; standard library only.
+
+    mlsite-db SET clone USER     quiesce the golden copy, snapshot, clone, start a Postgres on it
+    mlsite-db SET list           every copy (expired ones are dropped first)
+    mlsite-db SET drop USER      stop the copy's Postgres, remove its clone and snapshot
+    mlsite-db SET expire         drop every expired copy (run by mlsite-db-expire.timer)
+
+Every command prints one JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+CONF_DIR = Path("/etc/mlsite-db")
+STATE_DIR = Path("/var/lib/mlsite-db")
+MOUNT_ROOT = Path("/srv/mlsite-db")
+UNIT = "mlsite-db@{}.service"
+
+
+class DbError(RuntimeError):
+    """A refused or failed command (printed as {"error": ...}, exit status 1)."""
+
+
+def instance(db_set: str, who: str) -> str:
+    """The unit instance of a copy (``analytics-alice``) or of the golden copy (``-golden``)."""
+    return f"{db_set}-{who}"
+
+
+def clone_image(cfg: dict[str, Any], user: str) -> str:
+    """The clone's RBD image name."""
+    return f"{cfg['golden_image']}-{user}"
+
+
+def free_port(cfg: dict[str, Any], clones: dict[str, dict[str, Any]]) -> int:
+    """The lowest port above the golden copy's (``port_base``) no copy uses."""
+    used = {int(c["port"]) for c in clones.values()}
+    port = int(cfg["port_base"]) + 1
+    while port in used:
+        port += 1
+    return port
+
+
+def expired(clones: dict[str, dict[str, Any]], now: float) -> list[str]:
+    """Users whose copy has outlived its lifetime."""
+    return sorted(u for u, c in clones.items() if float(c["expires"]) <= now)
+
+
+def chain_depth(info: dict[str, Any], parent_info: Any) -> int:
+    """How many clone parents an image has (``parent_info(parent) -> rbd info`` of a parent)."""
+    depth = 0
+    while isinstance(info.get("parent"), dict):
+        depth += 1
+        parent = info["parent"]
+        info = parent_info(f"{parent['pool']}/{parent['image']}")
+    return depth
+
+
+def env_file(cfg: dict[str, Any], image: str, mount: Path, port: int) -> str:
+    """The unit instance's environment: which image, where, which port."""
+    return (
+        f"IMAGE={cfg['pool']}/{image}\nMOUNT={mount}\nPORT={port}\nMODE={cfg['rbd_mode']}\n"
+        f"PGBIN=/usr/lib/postgresql/{cfg['engine_version']}/bin\n"
+    )
+
+
+def _run(*args: str, user: str | None = None) -> str:
+    cmd = ["runuser", "-u", user, "--", *args] if user else list(args)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise DbError(f"`{' '.join(args)}` failed: {proc.stderr.strip()[-400:]}")
+    return proc.stdout
+
+
+def _rbd_info(spec: str, cluster: str) -> dict[str, Any]:
+    data = json.loads(_run("rbd", "--cluster", cluster, "info", "--format", "json", spec))
+    return data if isinstance(data, dict) else {}
+
+
+class Registry:
+    """The copies of one set (JSON under /var/lib/mlsite-db), locked while in use."""
+
+    def __init__(self, db_set: str) -> None:
+        self.path = STATE_DIR / db_set / "clones.json"
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[dict[str, dict[str, Any]]]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            clones: dict[str, dict[str, Any]] = (
+                json.loads(self.path.read_text()) if self.path.exists() else {}
+            )
+            yield clones
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(clones, indent=1, sort_keys=True))
+            tmp.replace(self.path)
+
+
+def clone(cfg: dict[str, Any], db_set: str, user: str, now: float) -> dict[str, Any]:
+    """Copy the golden database for ``user`` and start a Postgres on the copy."""
+    allowed = cfg.get("users")
+    if allowed is not None and user not in allowed:
+        raise DbError(f"{user} may not have a copy of {db_set} (allowed: {', '.join(allowed)})")
+    pool, cluster, golden = cfg["pool"], cfg["cluster"], cfg["golden_image"]
+    with Registry(db_set).open() as clones:
+        if user in clones:
+            raise DbError(f"{user} already has a copy of {db_set}; drop it first")
+        started = time.monotonic()
+        snap = f"{user}-{int(now)}"
+        golden_mount = MOUNT_ROOT / instance(db_set, "golden")
+        # quiesce: flush Postgres's dirty pages, then freeze the file system for the snapshot
+        _run(
+            "psql",
+            "-h",
+            "/run/postgresql",
+            "-p",
+            str(cfg["port_base"]),
+            "-qc",
+            "CHECKPOINT",
+            user="postgres",
+        )
+        _run("fsfreeze", "--freeze", str(golden_mount))
+        try:
+            _run("rbd", "--cluster", cluster, "snap", "create", f"{pool}/{golden}@{snap}")
+        finally:
+            _run("fsfreeze", "--unfreeze", str(golden_mount))
+        _run("rbd", "--cluster", cluster, "snap", "protect", f"{pool}/{golden}@{snap}")
+        image = clone_image(cfg, user)
+        _run("rbd", "--cluster", cluster, "clone", f"{pool}/{golden}@{snap}", f"{pool}/{image}")
+        cloned_s = time.monotonic() - started
+        depth = 1 + chain_depth(
+            _rbd_info(f"{pool}/{golden}", cluster), lambda s: _rbd_info(s, cluster)
+        )
+        flattened = depth > int(cfg["max_clone_depth"])
+        if flattened:
+            _run("rbd", "--cluster", cluster, "flatten", f"{pool}/{image}")
+        port = free_port(cfg, clones)
+        name = instance(db_set, user)
+        (CONF_DIR / f"{name}.env").write_text(env_file(cfg, image, MOUNT_ROOT / name, port))
+        clones[user] = {
+            "image": image,
+            "snapshot": snap,
+            "port": port,
+            "created": now,
+            "expires": now + 3600 * float(cfg["lifetime_h"]),
+            "depth": depth,
+            "flattened": flattened,
+        }
+    _run("systemctl", "start", UNIT.format(name))
+    return {
+        **clones[user],
+        "user": user,
+        "clone_s": round(cloned_s, 3),
+        "ready_s": round(time.monotonic() - started, 3),
+    }
+
+
+def drop(cfg: dict[str, Any], db_set: str, user: str) -> dict[str, Any]:
+    """Stop ``user``'s copy and remove its clone and snapshot."""
+    pool, cluster, golden = cfg["pool"], cfg["cluster"], cfg["golden_image"]
+    with Registry(db_set).open() as clones:
+        entry = clones.get(user)
+        if entry is None:
+            raise DbError(f"{user} has no copy of {db_set}")
+        name = instance(db_set, user)
+        _run("systemctl", "stop", UNIT.format(name))
+        _run("rbd", "--cluster", cluster, "rm", "--no-progress", f"{pool}/{entry['image']}")
+        snap = f"{pool}/{golden}@{entry['snapshot']}"
+        _run("rbd", "--cluster", cluster, "snap", "unprotect", snap)
+        _run("rbd", "--cluster", cluster, "snap", "rm", "--no-progress", snap)
+        (CONF_DIR / f"{name}.env").unlink(missing_ok=True)
+        del clones[user]
+    return {"dropped": user}
+
+
+def expire(cfg: dict[str, Any], db_set: str, now: float) -> list[str]:
+    """Drop every expired copy; the users dropped."""
+    with Registry(db_set).open() as clones:
+        users = expired(clones, now)
+    for user in users:
+        drop(cfg, db_set, user)
+    return users
+
+
+def listing(cfg: dict[str, Any], db_set: str, now: float) -> dict[str, Any]:
+    """Every live copy (expired ones are dropped first)."""
+    dropped = expire(cfg, db_set, now)
+    with Registry(db_set).open() as clones:
+        return {"copies": {u: dict(c) for u, c in sorted(clones.items())}, "expired": dropped}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2 or argv[1] not in {"clone", "list", "drop", "expire"}:
+        print(__doc__, file=sys.stderr)
+        return 2
+    db_set, command, rest = argv[0], argv[1], argv[2:]
+    now = time.time()
+    try:
+        cfg = json.loads((CONF_DIR / f"{db_set}.json").read_text())
+        if command in {"clone", "drop"} and len(rest) != 1:
+            raise DbError(f"usage: mlsite-db {db_set} {command} USER")
+        if command == "clone":
+            out: Any = clone(cfg, db_set, rest[0], now)
+        elif command == "drop":
+            out = drop(cfg, db_set, rest[0])
+        elif command == "expire":
+            out = {"expired": expire(cfg, db_set, now)}
+        else:
+            out = listing(cfg, db_set, now)
+    except (DbError, OSError) as exc:
+        print(json.dumps({"error": str(exc)}))
+        return 1
+    print(json.dumps(out, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

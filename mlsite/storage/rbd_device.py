@@ -1,0 +1,88 @@
+"""``mlsite-rbd-dev``: make an RBD image a mounted block device, and undo it.
+
+Real hosts map images with the kernel client (``rbd map``). Lab hosts cannot (no krbd in this
+kernel): there the image becomes a file through ``rbd-fuse`` and the file a block device
+through a loop device. The script takes the mode from its first argument, written into the
+units that call it by the deploy, so both paths share every other step.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+RbdMode = Literal["krbd", "fuse"]
+PATH = "/usr/local/sbin/mlsite-rbd-dev"
+
+SCRIPT = r"""#!/bin/sh
+# Managed by mlsite (mlsite/storage/rbd_device.py).
+# mlsite-rbd-dev MODE map|unmap|mount|umount POOL/IMAGE [MOUNTPOINT]
+#   MODE krbd: rbd map (real hosts); MODE fuse: rbd-fuse + loop device (lab hosts, no krbd).
+set -eu
+mode=$1 action=$2 spec=$3 mnt=${4:-}
+pool=${spec%%/*} image=${spec#*/}
+fusedir=/run/mlsite-rbd/$pool/$image
+
+lab_nodes() {
+    # nspawn hosts start without these device nodes; the lab allows creating them
+    [ -e /dev/fuse ] || mknod -m 666 /dev/fuse c 10 229
+    [ -e /dev/loop-control ] || mknod -m 660 /dev/loop-control c 10 237
+    i=0; while [ $i -lt 16 ]; do [ -e /dev/loop$i ] || mknod -m 660 /dev/loop$i b 7 $i; i=$((i+1)); done
+}
+
+device() {
+    if [ "$mode" = krbd ]; then
+        rbd device list --format json | python3 -c "import json,sys; print(next((d['device'] for d in json.load(sys.stdin) if d['pool']=='$pool' and d['name']=='$image'), ''))"
+    else
+        [ -e "$fusedir/$image" ] && losetup -j "$fusedir/$image" | cut -d: -f1 | head -n1 || true
+    fi
+}
+
+map() {
+    dev=$(device)
+    if [ -n "$dev" ]; then echo "$dev"; return; fi
+    if [ "$mode" = krbd ]; then
+        rbd map "$pool/$image"
+    else
+        lab_nodes
+        mkdir -p "$fusedir"
+        mountpoint -q "$fusedir" || rbd-fuse -p "$pool" -r "$image" "$fusedir"
+        losetup --find --show "$fusedir/$image"
+    fi
+}
+
+unmap() {
+    dev=$(device)
+    if [ "$mode" = krbd ]; then
+        [ -z "$dev" ] || rbd unmap "$dev"
+    else
+        [ -z "$dev" ] || losetup -d "$dev"
+        ! mountpoint -q "$fusedir" || umount "$fusedir"
+        rmdir "$fusedir" 2>/dev/null || true
+    fi
+}
+
+case $action in
+    map) map ;;
+    unmap) unmap ;;
+    mount)
+        dev=$(map)
+        mkdir -p "$mnt"
+        mountpoint -q "$mnt" || mount -o noatime "$dev" "$mnt"
+        ;;
+    umount)
+        ! mountpoint -q "$mnt" || umount "$mnt"
+        unmap
+        ;;
+    *) echo "usage: $0 krbd|fuse map|unmap|mount|umount POOL/IMAGE [MOUNTPOINT]" >&2; exit 2 ;;
+esac
+"""
+
+
+def script() -> str:
+    """The text of ``mlsite-rbd-dev``."""
+    return SCRIPT
+
+
+def mode_for(lab: bool) -> RbdMode:
+    """``fuse`` on lab hosts (no kernel RBD client), ``krbd`` on real hosts."""
+    return "fuse" if lab else "krbd"
