@@ -2,8 +2,10 @@
 
 On each host with role ``registry``: TLS with a certificate issued by the site CA (at apply
 time, deterministically, so a re-apply writes the same bytes), htpasswd (bcrypt) users,
-storage on a configurable path, a read-write instance for push users, a read-only instance
-for everyone else, one pull-through cache instance per configured upstream, garbage
+storage on a configurable path, a read-only instance on the registry's port for every user
+(nodes, people; containerd's mirror endpoint), a read-write instance on the next port for
+push users only (distribution's htpasswd auth has no per-user rights, so "pull-only" is
+enforced by which instance knows the user), one pull-through cache instance per configured upstream, garbage
 collection on a systemd timer with the read-write instance stopped, and a health check.
 See ``hosts.render.registry`` for the files.
 
@@ -18,7 +20,14 @@ from io import StringIO
 from typing import Annotated, Any, Literal
 
 import bcrypt
-from pydantic import BeforeValidator, Field, PlainSerializer, SerializationInfo, model_validator
+from pydantic import (
+    Field,
+    PlainSerializer,
+    SerializationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
 from pyinfra.api.deploy import deploy
 from pyinfra.api.operation import OperationMeta
 from pyinfra.context import host
@@ -38,11 +47,12 @@ BCRYPT_COST = 10
 """bcrypt work factor. The registry checks the hash on every request, so not higher."""
 
 
-def _accept_plain(value: Any) -> Any:
-    # The runner hands revealed secrets over as plain strings (stdin only).
-    if isinstance(value, str):
+def _accept_plain(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    if isinstance(value, Secret):  # already validated (a runtime secret has no env/secure)
+        return value
+    if isinstance(value, str):  # the runner hands revealed secrets over as plain text (stdin)
         return Secret.model_validate(value, context={"plaintext_secrets": True})
-    return value
+    return handler(value)
 
 
 def _dump_secret(value: Secret, info: SerializationInfo) -> Any:
@@ -53,7 +63,7 @@ def _dump_secret(value: Secret, info: SerializationInfo) -> Any:
 
 
 ApplySecret = Annotated[
-    Secret, BeforeValidator(_accept_plain), PlainSerializer(_dump_secret, when_used="always")
+    Secret, WrapValidator(_accept_plain), PlainSerializer(_dump_secret, when_used="always")
 ]
 """A site secret inside params: revealed only by the deploy, masked in every other dump."""
 
@@ -110,9 +120,9 @@ class Params(RoleParams):
     package: str = Field(default_factory=lambda: pin("registry", "debian_package"))
     """The distribution package providing /usr/bin/docker-registry."""
     port: int = Field(ge=1, le=65535)
-    """Port of the read-write instance (push users)."""
-    pull_port: int = Field(ge=1, le=65535)
-    """Port of the read-only instance (every user; nodes pull from here)."""
+    """Port of the read-only instance: every user, the endpoint nodes and people pull from."""
+    push_port: int = Field(ge=1, le=65535)
+    """Port of the read-write instance: push users only (``port`` + 1)."""
     storage_path: str
     users: tuple[User, ...] = Field(min_length=1)
     caches: tuple[Cache, ...] = ()
@@ -150,16 +160,16 @@ def params_for(site: SiteSpec, hosts: tuple[Host, ...], ca: CaMaterial | None = 
             "apply the registry with components.registry.Registry, pass `ca=` to params_for, "
             "or set site.ca to `source: provided`"
         )
-    pull_port = spec.port + 1
+    push_port = spec.port + 1
     taken = {c.port for c in spec.caches}
-    if pull_port in taken or spec.port in taken:
+    if push_port in taken or spec.port in taken:
         raise ValueError(
-            f"registry.caches: ports {spec.port} and {pull_port} are the registry's own "
-            f"(read-write and read-only); give the caches other ports"
+            f"registry.caches: ports {spec.port} and {push_port} are the registry's own "
+            f"(pull and push); give the caches other ports"
         )
     return Params(
         port=spec.port,
-        pull_port=pull_port,
+        push_port=push_port,
         storage_path=spec.storage_path,
         users=tuple(User(name=u.name, password=u.password, access=u.access) for u in spec.users),
         caches=tuple(
@@ -180,10 +190,10 @@ def params_for(site: SiteSpec, hosts: tuple[Host, ...], ca: CaMaterial | None = 
 
 def instances(params: Params) -> tuple[render.Instance, list[render.Instance]]:
     """The read-write instance, and the read-only ones (pull, then the caches)."""
-    main = render.Instance("main", params.port, params.storage_path, render.HTPASSWD_PUSH)
+    main = render.Instance("push", params.push_port, params.storage_path, render.HTPASSWD_PUSH)
     readers = [
         render.Instance(
-            "pull", params.pull_port, params.storage_path, render.HTPASSWD_ALL, readonly=True
+            "pull", params.port, params.storage_path, render.HTPASSWD_ALL, readonly=True
         )
     ]
     for c in params.caches:

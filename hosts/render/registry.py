@@ -4,8 +4,8 @@ unless the caller passes them in).
 One registry process per instance, each with its own config and port, all from one systemd
 template unit ``mlsite-registry@<instance>.service``:
 
-- ``main``: read-write, push users only;
-- ``pull``: read-only over the same storage, every user (what nodes and pull users use);
+- ``pull``: read-only, every user, on the registry's port (what nodes and people pull from);
+- ``push``: read-write over the same storage, push users only, on the next port;
 - ``cache-<name>``: a pull-through cache of an upstream registry, own storage.
 """
 
@@ -38,7 +38,7 @@ class Instance:
     """One registry process."""
 
     name: str
-    """``main``, ``pull`` or ``cache-<name>``."""
+    """``push``, ``pull`` or ``cache-<name>``."""
     port: int
     storage: str
     htpasswd: str
