@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import gevent
 from pyinfra.api.config import Config
 from pyinfra.api.connect import connect_all, disconnect_all
 from pyinfra.api.exceptions import PyinfraError
@@ -91,17 +92,22 @@ def _prepare(
     params: RoleParams,
     errors: dict[str, list[str]],
 ) -> None:
-    """Add the deploy's operations host by host; a host whose deploy raises is failed alone."""
+    """Add the deploy's operations on every host at once (one greenlet per host, so fact
+    gathering overlaps across hosts); a host whose deploy raises is failed alone."""
+
+    def prepare_host(host: PyinfraHost) -> None:
+        with ctx_host.use(host):
+            try:
+                deploy(params)
+            except Exception as exc:  # one host's refusal must not stop the others
+                errors.setdefault(host.name, []).append(str(exc) or type(exc).__name__)
+                state.ops[host] = {}
+                state.active_hosts.discard(host)
+                state.failed_hosts.add(host)
+
     with ctx_state.use(state):
-        for host in list(state.inventory.get_active_hosts()):
-            with ctx_host.use(host):
-                try:
-                    deploy(params)
-                except Exception as exc:  # one host's refusal must not stop the others
-                    errors.setdefault(host.name, []).append(str(exc) or type(exc).__name__)
-                    state.ops[host] = {}
-                    state.active_hosts.discard(host)
-                    state.failed_hosts.add(host)
+        greenlets = [gevent.spawn(prepare_host, h) for h in state.inventory.get_active_hosts()]
+        gevent.joinall(greenlets, raise_error=True)
 
 
 def _host_result(
