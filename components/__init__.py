@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from components.hosts.deploy import HostDeploy, HostDeployArgs
     from components.hosts.hosts import Hosts
     from components.program import site_from_config
+    from components.registry import Registry, SiteCa
     from components.site import Site
 
 _WHERE = {
@@ -19,13 +20,24 @@ _WHERE = {
     "HostDeployArgs": "components.hosts.deploy",
     "Hosts": "components.hosts.hosts",
     "Site": "components.site",
+    "Registry": "components.registry.registry",
+    "SiteCa": "components.registry.ca",
     "site_from_config": "components.program",
 }
 
-COMPONENTS = ("HostDeploy", "Hosts", "Site")
+COMPONENTS = ("HostDeploy", "Hosts", "Site", "Registry", "SiteCa")
 """Every exported resource class (the conventions test walks these)."""
 
-__all__ = ["COMPONENTS", "HostDeploy", "HostDeployArgs", "Hosts", "Site", "site_from_config"]
+__all__ = [
+    "COMPONENTS",
+    "HostDeploy",
+    "HostDeployArgs",
+    "Hosts",
+    "Registry",
+    "Site",
+    "SiteCa",
+    "site_from_config",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -122,7 +122,7 @@ class Params(RoleParams):
     port: int = Field(ge=1, le=65535)
     """Port of the read-only instance: every user, the endpoint nodes and people pull from."""
     push_port: int = Field(ge=1, le=65535)
-    """Port of the read-write instance: push users only (``port`` + 1)."""
+    """Port of the read-write instance: push users only (see ``push_port_for``)."""
     storage_path: str
     users: tuple[User, ...] = Field(min_length=1)
     caches: tuple[Cache, ...] = ()
@@ -160,13 +160,12 @@ def params_for(site: SiteSpec, hosts: tuple[Host, ...], ca: CaMaterial | None = 
             "apply the registry with components.registry.Registry, pass `ca=` to params_for, "
             "or set site.ca to `source: provided`"
         )
-    push_port = spec.port + 1
     taken = {c.port for c in spec.caches}
-    if push_port in taken or spec.port in taken:
+    if spec.port in taken:
         raise ValueError(
-            f"registry.caches: ports {spec.port} and {push_port} are the registry's own "
-            f"(pull and push); give the caches other ports"
+            f"registry.caches: port {spec.port} is the registry's own; give the caches other ports"
         )
+    push_port = push_port_for(spec.port, taken)
     return Params(
         port=spec.port,
         push_port=push_port,
@@ -186,6 +185,17 @@ def params_for(site: SiteSpec, hosts: tuple[Host, ...], ca: CaMaterial | None = 
         gc_delete_untagged=spec.gc.delete_untagged,
         tls=tls,
     )
+
+
+def push_port_for(port: int, taken: set[int]) -> int:
+    """The push instance's port: the first port after ``port`` no cache uses (5001 when
+    there are no caches; with caches on 5001-5002, 5003)."""
+    push = port + 1
+    while push in taken:
+        push += 1
+    if push > 65535:
+        raise ValueError(f"registry: no free port above {port} for the push instance")
+    return push
 
 
 def instances(params: Params) -> tuple[render.Instance, list[render.Instance]]:

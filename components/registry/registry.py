@@ -1,0 +1,140 @@
+"""``Registry``: the site's image registry on its ``registry`` hosts, and the site CA.
+
+The CA is the site's (``site.ca``): provided by the organisation, or generated once by a
+``SiteCa`` resource and kept in the Pulumi state (protected). The registry's server
+certificate is issued from it at apply time by the host deploy (deterministically).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pulumi
+from pulumi.output import UNKNOWN
+
+from components.hosts.deploy import HostDeploy, HostDeployArgs
+from components.hosts.hosts import Hosts
+from components.hosts.inputs import plan_groups
+from components.hosts.roles import BASE_ROLE
+from components.registry.ca import SiteCa
+from hosts.deploys.registry import CaMaterial, Params, params_for, push_port_for
+from mlsite.spec import Host, Role, Secret, SiteSpec
+from mlsite.spec.site import GeneratedCa
+
+ROLE = "registry"
+
+
+class Registry(pulumi.ComponentResource):
+    """The private image registry (CNCF distribution) with TLS from the site CA, htpasswd
+    users, pull-through caches and scheduled garbage collection."""
+
+    url: pulumi.Output[str]
+    """Where everyone pulls from: ``https://<first registry host FQDN>:<port>`` (read-only;
+    also containerd's mirror endpoint)."""
+    push_url: pulumi.Output[str]
+    """Where push users push: the same host, the first port after ``port`` no cache uses."""
+    ca_cert_pem: pulumi.Output[str]
+    """The site CA certificate (PEM) every client must trust."""
+    pull_username: pulumi.Output[str]
+    """The first user with ``access: pull`` (else the first user)."""
+    pull_password: pulumi.Output[str]
+    """That user's password (a secret)."""
+    deploys: dict[str, HostDeploy]
+    """The HostDeploys by group name."""
+
+    def __init__(
+        self,
+        name: str,
+        site: SiteSpec,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        hosts: Hosts | None = None,
+    ) -> None:
+        """``site`` must describe a registry and at least one host with role registry;
+        ``hosts``: the site's host layer, whose base deploys run first."""
+        super().__init__("mlsite:registry:Registry", name, None, opts)
+        spec = site.registry
+        servers = site.hosts_with(Role.REGISTRY)
+        if spec is None or not servers:
+            raise ValueError(
+                "Registry needs `registry:` in the site description and a host with role registry"
+            )
+        child = pulumi.ResourceOptions(parent=self)
+        base = [
+            d for g, d in (hosts.deploys if hosts else {}).items() if g.split("-")[0] == BASE_ROLE
+        ]
+        ca_cert, ca = self._ca(name, site, child)
+        self.deploys = {}
+        for group in plan_groups(ROLE, servers):
+            params: Params | pulumi.Output[Params]
+            if ca is None:
+                params = params_for(site, group.hosts)
+            else:
+                params = ca.apply(_params_with(site, group.hosts))
+            self.deploys[group.name] = HostDeploy(
+                f"{name}-{group.name}",
+                HostDeployArgs(group=group, params=params),
+                pulumi.ResourceOptions(parent=self, protect=True),
+                depends_on=base,
+            )
+        fqdn = f"{servers[0].name}.{site.site.domain}"
+        self.url = pulumi.Output.from_input(f"https://{fqdn}:{spec.port}")
+        push_port = push_port_for(spec.port, {c.port for c in spec.caches})
+        self.push_url = pulumi.Output.from_input(f"https://{fqdn}:{push_port}")
+        self.ca_cert_pem = ca_cert
+        puller = next((u for u in spec.users if u.access == "pull"), spec.users[0])
+        self.pull_username = pulumi.Output.from_input(puller.name)
+        self.pull_password = _revealed(puller.password)
+        self.register_outputs(
+            {
+                "url": self.url,
+                "push_url": self.push_url,
+                "ca_cert_pem": self.ca_cert_pem,
+                "pull_username": self.pull_username,
+                "pull_password": self.pull_password,
+            }
+        )
+
+    def _ca(
+        self, name: str, site: SiteSpec, child: pulumi.ResourceOptions
+    ) -> tuple[pulumi.Output[str], pulumi.Output[CaMaterial] | None]:
+        """The CA certificate, and the CA material when it comes from the Pulumi state."""
+        source = site.site.ca
+        if not isinstance(source, GeneratedCa):
+            return pulumi.Output.from_input(source.certificate), None
+        generated = SiteCa(
+            f"{name}-ca",
+            common_name=f"{site.site.name} site CA",
+            validity_days=source.validity_days,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)),
+        )
+        material = pulumi.Output.all(generated.cert_pem, generated.key_pem).apply(
+            lambda pair: _material(pair[0], pair[1])
+        )
+        return generated.cert_pem, material
+
+
+def _material(cert_pem: str | None, key_pem: str | None) -> CaMaterial:
+    # Offline plans (mocks) know no generated values: a readable placeholder stands in.
+    plain = Secret.model_validate(
+        key_pem or "(generated at apply)", context={"plaintext_secrets": True}
+    )
+    return CaMaterial(cert_pem=cert_pem or "(generated at apply)", key=plain)
+
+
+def _params_with(site: SiteSpec, hosts: tuple[Host, ...]) -> Callable[[CaMaterial], Params]:
+    def build(ca: CaMaterial) -> Params:
+        return params_for(site, hosts, ca=ca)
+
+    return build
+
+
+def _revealed(secret: Secret) -> pulumi.Output[str]:
+    """The secret's value as a secret output, read when the program runs (never printed);
+    unknown when it cannot be read here (an offline plan without the environment)."""
+    try:
+        value = secret.reveal()
+    except LookupError:
+        unknown: pulumi.Output[str] = pulumi.Output.from_input(UNKNOWN)  # type: ignore[arg-type]
+        return pulumi.Output.secret(unknown)
+    return pulumi.Output.secret(value)
