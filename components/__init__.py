@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from components.hosts.deploy import HostDeploy, HostDeployArgs
     from components.hosts.hosts import Hosts
+    from components.images import ImageBuild, RuntimeImage
     from components.program import site_from_config
     from components.registry import Registry, SiteCa
     from components.site import Site
@@ -22,10 +23,12 @@ _WHERE = {
     "Site": "components.site",
     "Registry": "components.registry.registry",
     "SiteCa": "components.registry.ca",
+    "RuntimeImage": "components.images.runtime_image",
+    "ImageBuild": "components.images.build",
     "site_from_config": "components.program",
 }
 
-COMPONENTS = ("HostDeploy", "Hosts", "Site", "Registry", "SiteCa")
+COMPONENTS = ("HostDeploy", "Hosts", "Site", "Registry", "SiteCa", "RuntimeImage", "ImageBuild")
 """Every exported resource class (the conventions test walks these)."""
 
 __all__ = [
@@ -33,7 +36,9 @@ __all__ = [
     "HostDeploy",
     "HostDeployArgs",
     "Hosts",
+    "ImageBuild",
     "Registry",
+    "RuntimeImage",
     "Site",
     "SiteCa",
     "site_from_config",

@@ -1,0 +1,64 @@
+"""``RuntimeImage``: the ML runtime image built on the site's build host and pushed to the
+site registry under a content-hash tag."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.hosts.inputs import host_entry
+from components.images.build import ImageBuild
+from components.images.context import CONTEXT_DIR, build_args, image_tag
+from components.registry.registry import Registry
+from mlsite.spec import Role, SiteSpec
+from mlsite.spec.services import RuntimeImage as RuntimeImageSpec
+
+
+class RuntimeImage(pulumi.ComponentResource):
+    """Builds ``images/ml-runtime`` with buildah on the first ``build`` host and pushes it;
+    an unchanged context and unchanged pins give the same tag and no rebuild."""
+
+    ref: pulumi.Output[str]
+    """The pushed image reference, ``<registry host>:<port>/<name>:c-<hash>`` (pull side)."""
+    tag: pulumi.Output[str]
+    """The content-hash tag."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: RuntimeImageSpec,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        site: SiteSpec,
+        registry: Registry,
+    ) -> None:
+        super().__init__("mlsite:images:RuntimeImage", name, None, opts)
+        builders = site.hosts_with(Role.BUILD)
+        if not builders or site.registry is None:
+            raise ValueError("RuntimeImage needs a host with role build and a site registry")
+        args = build_args(spec)
+        tag = image_tag(CONTEXT_DIR, args)
+        pusher = next(u for u in site.registry.users if u.access == "push")
+        servers = site.hosts_with(Role.REGISTRY)
+        fqdn = f"{servers[0].name}.{site.site.domain}"
+        push = registry.push_url.apply(lambda url: url.removeprefix("https://"))
+        image = push.apply(lambda host: f"{host}/{spec.name}:{tag}")
+        build = ImageBuild(
+            f"{name}-build",
+            {
+                "host": host_entry(builders[0]),
+                "context_dir": str(CONTEXT_DIR),
+                "build_args": args,
+                "image": image,
+                "ca_cert_pem": registry.ca_cert_pem,
+                "username": pusher.name,
+                "password": pulumi.Output.secret(pusher.password.source).apply(
+                    lambda _: pusher.password.reveal()
+                ),
+            },
+            pulumi.ResourceOptions(parent=self, additional_secret_outputs=["password"]),
+        )
+        self.tag = pulumi.Output.from_input(tag)
+        self.ref = build.pushed.apply(
+            lambda _: f"{fqdn}:{site.registry.port if site.registry else 0}/{spec.name}:{tag}"
+        )
+        self.register_outputs({"ref": self.ref, "tag": self.tag})
