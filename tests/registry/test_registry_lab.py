@@ -14,12 +14,10 @@ from typing import Any
 
 import pytest
 
-from hosts.deploys.registry import CaMaterial, params_for
-from hosts.params import dump_params
 from hosts.runner import run
 from mlsite import pki
-from mlsite.spec import Role, Secret, load_stack
 from tests.conftest import LabSession
+from tests.registry.labrun import registry_request
 
 pytestmark = pytest.mark.lab
 
@@ -60,30 +58,11 @@ def _curl(ca: Path, *args: str) -> str:
 @pytest.fixture(scope="module")
 def applied(lab: LabSession, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
     tmp = tmp_path_factory.mktemp("registry")
-    push = os.environ.setdefault(PUSH_ENV, "push-" + os.urandom(8).hex())
-    pull = os.environ.setdefault(PULL_ENV, "pull-" + os.urandom(8).hex())
-    key = pki.new_ca_key()
-    cert = pki.ca_certificate(key, "mlsite lab CA")
-    site = load_stack("lab").site
-    plain_key = Secret.model_validate(key, context={"plaintext_secrets": True})
-    params = params_for(
-        site, site.hosts_with(Role.REGISTRY), ca=CaMaterial(cert_pem=cert, key=plain_key)
-    )
     planned = lab.host("lab-3")
-    request = {
-        "mode": "apply",
-        "role": "registry",
-        "hosts": [
-            {
-                "name": "lab-3",
-                "address": str(planned.address),
-                "port": planned.ssh_port,
-                "user": planned.ssh_user,
-                "key_file": str(lab.ssh_key),
-            }
-        ],
-        "params": dump_params(params, reveal=True),
-    }
+    setup = registry_request(
+        str(planned.address), planned.ssh_port, planned.ssh_user, str(lab.ssh_key)
+    )
+    push, pull, cert, request = setup.push, setup.pull, setup.ca_cert_pem, setup.request
     first = run(request, timeout_s=600)
     ca_file = tmp / "ca.crt"
     ca_file.write_text(cert)
