@@ -244,17 +244,3 @@ def _show(path: FsPath) -> str:
         return str(path.resolve().relative_to(FsPath.cwd()))
     except ValueError:
         return str(path)
-
-
-__all__ = [
-    "CONFIG_KEY",
-    "Diagnostic",
-    "LoadedSite",
-    "SiteError",
-    "available_stacks",
-    "load_file",
-    "load_stack",
-    "project_root",
-    "stack_path",
-    "validate",
-]
