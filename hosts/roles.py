@@ -41,6 +41,7 @@ _MODULES: dict[str, str] = {
     "monitoring_agent": "hosts.deploys.monitoring_agent",
     "ceph": "hosts.deploys.ceph",
     "personal_db": "hosts.deploys.personal_db",
+    "nfs_ha": "hosts.deploys.nfs_ha",
 }
 """Built-in roles and the module defining each (each module exports ``ROLE``)."""
 

@@ -15,7 +15,9 @@ PATH = "/usr/local/sbin/mlsite-rbd-dev"
 
 SCRIPT = r"""#!/bin/sh
 # Managed by mlsite (mlsite/storage/rbd_device.py).
-# mlsite-rbd-dev MODE map|unmap|mount|umount POOL/IMAGE [MOUNTPOINT]
+# mlsite-rbd-dev MODE map|map-exclusive|unmap|mount|umount POOL/IMAGE [MOUNTPOINT]
+#   map-exclusive first breaks (and blocklists) locks another client holds: only for HA
+#   resources, which pacemaker starts after the other node was fenced.
 #   MODE krbd: rbd map (real hosts); MODE fuse: rbd-fuse + loop device (lab hosts, no krbd).
 set -eu
 mode=$1 action=$2 spec=$3 mnt=${4:-}
@@ -46,8 +48,21 @@ map() {
         lab_nodes
         mkdir -p "$fusedir"
         mountpoint -q "$fusedir" || rbd-fuse -p "$pool" -r "$image" "$fusedir"
-        losetup --find --show "$fusedir/$image"
+        dev=$(losetup --find --show "$fusedir/$image")
+        mkdir -p "/dev/rbd/$pool"
+        ln -sfn "$dev" "/dev/rbd/$pool/$image"
+        echo "$dev"
     fi
+}
+
+break_locks() {
+    rbd lock ls --format json "$pool/$image" | python3 -c '
+import json, sys
+for lock in json.load(sys.stdin) or []:
+    print(lock["id"].replace(" ", "%20"), lock["locker"])
+' | while read -r id locker; do
+        rbd lock rm "$pool/$image" "$(echo "$id" | sed "s/%20/ /g")" "$locker"
+    done
 }
 
 unmap() {
@@ -58,11 +73,13 @@ unmap() {
         [ -z "$dev" ] || losetup -d "$dev"
         ! mountpoint -q "$fusedir" || umount "$fusedir"
         rmdir "$fusedir" 2>/dev/null || true
+        rm -f "/dev/rbd/$pool/$image"
     fi
 }
 
 case $action in
     map) map ;;
+    map-exclusive) [ -n "$(device)" ] || break_locks; map ;;
     unmap) unmap ;;
     mount)
         dev=$(map)
@@ -73,7 +90,7 @@ case $action in
         ! mountpoint -q "$mnt" || umount "$mnt"
         unmap
         ;;
-    *) echo "usage: $0 krbd|fuse map|unmap|mount|umount POOL/IMAGE [MOUNTPOINT]" >&2; exit 2 ;;
+    *) echo "usage: $0 krbd|fuse map|map-exclusive|unmap|mount|umount POOL/IMAGE [DIR]" >&2; exit 2 ;;
 esac
 """
 

@@ -1,0 +1,180 @@
+"""Drill: NFS homes survive a power cut of the active node; failover time recorded.
+
+Run by the lab test tests/storage/test_zz_nfs_ha_drill_lab.py (which brings the lab up and
+applies ceph and nfs_ha), or standalone on that already-running test lab:
+    flock /tmp/mlsite-lab.lock python benchmarks/nfs_failover.py --running-lab
+Writes from this machine through the floating IP with libnfs-utils (``nfs-cp``, NFSv3), crashes
+the active node (link down + every process killed), waits until the export answers again,
+then reads back every write acknowledged before and during the crash. Writes
+benchmarks/results/nfs_failover.json and .md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' lab helpers
+
+UID = 2001
+NFS_TIMEOUT_S = 5
+SERVE_TIMEOUT_S = 180
+
+
+def url(ip: str, name: str) -> str:
+    """nfs-cp URL of a file in alice's directory of the export, as uid 2001."""
+    return f"nfs://{ip}/home/alice/{name}?uid={UID}&gid={UID}"
+
+
+def nfs_put(ip: str, name: str, data: bytes) -> bool:
+    """Write ``data`` through NFS; True when the server acknowledged it (nfs-cp exit 0)."""
+    with tempfile.NamedTemporaryFile() as src:
+        src.write(data)
+        src.flush()
+        proc = subprocess.run(
+            ["timeout", str(NFS_TIMEOUT_S), "nfs-cp", src.name, url(ip, name)],
+            capture_output=True,
+            check=False,
+        )
+    return proc.returncode == 0
+
+
+def nfs_get(ip: str, name: str) -> bytes | None:
+    """Read a file back through NFS (None when it cannot be read)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = Path(tmp) / "f"
+        proc = subprocess.run(
+            ["timeout", str(NFS_TIMEOUT_S * 4), "nfs-cp", url(ip, name), str(dest)],
+            capture_output=True,
+            check=False,
+        )
+        return dest.read_bytes() if proc.returncode == 0 and dest.exists() else None
+
+
+class Writer(threading.Thread):
+    """Writes small files one after another; remembers every acknowledged one."""
+
+    def __init__(self, ip: str, run_id: str) -> None:
+        super().__init__(daemon=True)
+        self.ip = ip
+        self.run_id = run_id
+        self.acked: dict[str, str] = {}
+        self.failed = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        i = 0
+        while not self.stop.is_set():
+            data = os.urandom(64 * 1024)
+            name = f"w-{self.run_id}-{i:05d}.bin"
+            if nfs_put(self.ip, name, data):
+                self.acked[name] = hashlib.sha256(data).hexdigest()
+            else:
+                self.failed += 1
+                time.sleep(0.2)
+            i += 1
+
+
+def loops_of_dead(device_prefix: str = "/run/mlsite-rbd/") -> list[str]:
+    """Loop devices of this machine over an rbd-fuse file (lab hosts' images)."""
+    out = subprocess.run(
+        ["losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return [line.split()[0] for line in out.splitlines() if device_prefix in line]
+
+
+def drill(lab: Any, ip: str) -> dict[str, Any]:
+    """Crash the active NFS node and measure; ``lab`` is a tests.conftest.LabSession."""
+    located = lab.run("lab-2", "crm_resource --locate --resource home-ip").stdout
+    match = re.search(r"running on: (\S+)", located)
+    assert match, located
+    active = match.group(1)
+    survivor = "lab-2" if active == "lab-1" else "lab-1"
+    run_id = f"{int(time.time())}"
+    lab.run(active, f"install -d -o {UID} -g {UID} /srv/mlsite-nfs/alice")
+    before = os.urandom(1_000_000)
+    assert nfs_put(ip, f"before-{run_id}.bin", before), "cannot write through the floating IP"
+    writer = Writer(ip, run_id)
+    writer.start()
+    time.sleep(2)
+    acked_before_crash = len(writer.acked)
+    crashed_at = time.monotonic()
+    lab.lab.crash(active)
+    dead_loops = loops_of_dead()
+    served_s = None
+    while time.monotonic() - crashed_at < SERVE_TIMEOUT_S:
+        probe = f"probe-{run_id}-{time.monotonic_ns()}.txt"
+        if nfs_put(ip, probe, b"probe") and nfs_get(ip, probe) == b"probe":
+            served_s = time.monotonic() - crashed_at
+            break
+        time.sleep(0.2)
+    time.sleep(2)
+    writer.stop.set()
+    writer.join(timeout=30)
+    assert served_s is not None, f"export not served again {SERVE_TIMEOUT_S} s after the crash"
+    lost = [
+        n
+        for n, digest in writer.acked.items()
+        if (data := nfs_get(ip, n)) is None or hashlib.sha256(data).hexdigest() != digest
+    ]
+    before_ok = nfs_get(ip, f"before-{run_id}.bin") == before
+    history = lab.run(survivor, f"stonith_admin --history {active}", check=False).stdout
+    where = lab.run(survivor, "crm_resource --locate --resource home-ip").stdout.strip()
+    return {
+        "active": active,
+        "survivor": survivor,
+        "failover_s": round(served_s, 2),
+        "fenced": "successful" in history or "Off" in history or "off" in history,
+        "fence_history": history.strip(),
+        "ip_now": where,
+        "before_crash_file_intact": before_ok,
+        "acknowledged_writes": len(writer.acked),
+        "acknowledged_before_crash": acked_before_crash,
+        "unacknowledged_attempts": writer.failed,
+        "acknowledged_lost": lost,
+        "dead_host_loops": dead_loops,
+    }
+
+
+def write(result: dict[str, Any]) -> None:
+    """Write results/nfs_failover.json and .md."""
+    result = {**result, "measured": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "nfs_failover.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / "nfs_failover.md").write_text(
+        "\n".join(
+            [
+                "# NFS HA failover drill (lab)",
+                "",
+                f"Measured {result['measured']}: two lab hosts (systemd-nspawn) under corosync +",
+                "pacemaker, export on an RBD image (rbd-fuse + loop device, ext4), nfs-ganesha,",
+                "fence agent fence_mlsite_lab. A writer on this machine wrote 64 KiB files through",
+                "the floating IP with `nfs-cp` while the active node was crashed (`lab.crash`:",
+                "link down, every process killed).",
+                "",
+                "| | |",
+                "|---|---|",
+                f"| crashed (active) node | {result['active']} |",
+                f"| export served again after | **{result['failover_s']} s** |",
+                f"| survivor fenced the crashed node | {result['fenced']} |",
+                f"| acknowledged writes (before crash) | {result['acknowledged_writes']} ({result['acknowledged_before_crash']}) |",
+                f"| acknowledged writes lost | {len(result['acknowledged_lost'])} |",
+                f"| file written before the crash intact | {result['before_crash_file_intact']} |",
+                "",
+            ]
+        )
+    )

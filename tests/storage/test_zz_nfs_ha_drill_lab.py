@@ -1,0 +1,63 @@
+"""NFS HA drill on two lab hosts: crash the active node, the survivor fences it and serves.
+
+Named to run last among the storage lab tests: it powers a lab host off (and on again).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.storage.conftest import CephOnLab
+from tests.storage.labrun import apply_role, changed, errors
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.nfs_failover import drill, nfs_get, nfs_put, write
+
+pytestmark = pytest.mark.lab
+IP = "10.77.0.100"
+HELLO = f"hello-{int(time.time())}.txt"
+
+
+@pytest.fixture(scope="module")
+def nfs(ceph_lab: CephOnLab) -> Iterator[CephOnLab]:
+    started = time.monotonic()
+    result = apply_role(ceph_lab.lab, "nfs_ha")
+    assert result["ok"], errors(result)
+    deadline = time.monotonic() + 180
+    while not (nfs_put(IP, HELLO, b"hello") or time.monotonic() > deadline):
+        time.sleep(1)
+    print(f"nfs_ha: served after {time.monotonic() - started:.1f} s")
+    yield ceph_lab
+
+
+def test_cib_is_verified_and_second_apply_changes_nothing(nfs: CephOnLab) -> None:
+    nfs.lab.run("lab-1", "crm_verify --live-check")
+    result = apply_role(nfs.lab, "nfs_ha")
+    assert result["ok"], errors(result)
+    assert changed(result) == 0, result["hosts"]
+    assert nfs_get(IP, HELLO) == b"hello"
+
+
+def test_crash_of_the_active_node_is_fenced_and_served_again(nfs: CephOnLab) -> None:
+    lab = nfs.lab
+    try:
+        result = drill(lab, IP)
+    finally:
+        lab.restore()
+    dead = result.pop("dead_host_loops")
+    for device in dead:  # the crashed host's rbd-fuse loop devices outlive it: release them
+        subprocess.run(["losetup", "--detach", device], check=False)
+    write(result)
+    print(result)
+    assert result["before_crash_file_intact"]
+    assert result["acknowledged_lost"] == []
+    assert result["acknowledged_writes"] > 0
+    assert result["fenced"], result["fence_history"]
+    assert result["survivor"] in result["ip_now"]
+    assert result["failover_s"] < 120
