@@ -86,17 +86,6 @@ class Writer(threading.Thread):
             i += 1
 
 
-def loops_of_dead(device_prefix: str = "/run/mlsite-rbd/") -> list[str]:
-    """Loop devices of this machine over an rbd-fuse file (lab hosts' images)."""
-    out = subprocess.run(
-        ["losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    return [line.split()[0] for line in out.splitlines() if device_prefix in line]
-
-
 def drill(lab: Any, ip: str) -> dict[str, Any]:
     """Crash the active NFS node and measure; ``lab`` is a tests.conftest.LabSession."""
     located = lab.run("lab-2", "crm_resource --locate --resource home-ip").stdout
@@ -114,7 +103,6 @@ def drill(lab: Any, ip: str) -> dict[str, Any]:
     acked_before_crash = len(writer.acked)
     crashed_at = time.monotonic()
     lab.lab.crash(active)
-    dead_loops = loops_of_dead()
     served_s = None
     while time.monotonic() - crashed_at < SERVE_TIMEOUT_S:
         probe = f"probe-{run_id}-{time.monotonic_ns()}.txt"
@@ -146,7 +134,6 @@ def drill(lab: Any, ip: str) -> dict[str, Any]:
         "acknowledged_before_crash": acked_before_crash,
         "unacknowledged_attempts": writer.failed,
         "acknowledged_lost": lost,
-        "dead_host_loops": dead_loops,
     }
 
 

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from components.program import site_from_config
     from components.registry import Registry, SiteCa
     from components.site import Site
+    from components.storage.ceph import CephCluster
+    from components.storage.databases import PersonalDatabases
+    from components.storage.nfs import NfsHa
 
 _WHERE = {
     "HostDeploy": "components.hosts.deploy",
@@ -26,17 +29,34 @@ _WHERE = {
     "RuntimeImage": "components.images.runtime_image",
     "ImageBuild": "components.images.build",
     "site_from_config": "components.program",
+    "CephCluster": "components.storage.ceph",
+    "NfsHa": "components.storage.nfs",
+    "PersonalDatabases": "components.storage.databases",
 }
 
-COMPONENTS = ("HostDeploy", "Hosts", "Site", "Registry", "SiteCa", "RuntimeImage", "ImageBuild")
+COMPONENTS = (
+    "HostDeploy",
+    "Hosts",
+    "Site",
+    "Registry",
+    "SiteCa",
+    "RuntimeImage",
+    "ImageBuild",
+    "CephCluster",
+    "NfsHa",
+    "PersonalDatabases",
+)
 """Every exported resource class (the conventions test walks these)."""
 
 __all__ = [
     "COMPONENTS",
+    "CephCluster",
     "HostDeploy",
     "HostDeployArgs",
     "Hosts",
     "ImageBuild",
+    "NfsHa",
+    "PersonalDatabases",
     "Registry",
     "RuntimeImage",
     "Site",

@@ -149,6 +149,9 @@ def _mount_subcommands() -> None:
     from mlsite.db_cli import register as register_db
 
     register_db(app)
+    from mlsite.storage_cli import register as register_storage
+
+    register_storage(app)
 
 
 def main() -> None:

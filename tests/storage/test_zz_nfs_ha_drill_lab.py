@@ -5,7 +5,6 @@ Named to run last among the storage lab tests: it powers a lab host off (and on 
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.storage.conftest import CephOnLab
+from tests.storage.conftest import CephOnLab, release_rbd_loops
 from tests.storage.labrun import apply_role, changed, errors
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -50,9 +49,7 @@ def test_crash_of_the_active_node_is_fenced_and_served_again(nfs: CephOnLab) -> 
         result = drill(lab, IP)
     finally:
         lab.restore()
-    dead = result.pop("dead_host_loops")
-    for device in dead:  # the crashed host's rbd-fuse loop devices outlive it: release them
-        subprocess.run(["losetup", "--detach", device], check=False)
+    release_rbd_loops()  # the crashed host's loop devices outlive it (lazy for busy ones)
     write(result)
     print(result)
     assert result["before_crash_file_intact"]
