@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from gevent.lock import BoundedSemaphore
 from pyinfra.context import state
 
 from hosts.deploys.ceph_facts import CephKeyring
@@ -47,6 +48,8 @@ class ClusterKeys:
 
 
 _CACHE: dict[str, ClusterKeys] = {}
+_ONCE = BoundedSemaphore()
+"""Hosts are prepared in parallel greenlets: only one reads (or makes) the keys."""
 
 
 def mon_keyring_path(cluster: str) -> str:
@@ -57,6 +60,11 @@ def mon_keyring_path(cluster: str) -> str:
 def cluster_keys(params: Params) -> ClusterKeys:
     """The cluster's keys: the bootstrap monitor's when it has them, else new ones (once per
     run, so every host of one run gets the same)."""
+    with _ONCE:
+        return _cluster_keys(params)
+
+
+def _cluster_keys(params: Params) -> ClusterKeys:
     if params.fsid in _CACHE:
         return _CACHE[params.fsid]
     bootstrap = state.inventory.get_host(params.bootstrap, None)

@@ -19,6 +19,7 @@ import os
 from io import BytesIO
 from typing import Literal, Self
 
+from gevent.lock import BoundedSemaphore
 from pydantic import Field, model_validator
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
@@ -187,11 +188,18 @@ def cib_configuration(params: Params) -> tuple[str, str]:
 
 
 _AUTHKEY: dict[str, bytes] = {}
+_ONCE = BoundedSemaphore()
+"""Hosts are prepared in parallel greenlets: only one reads (or makes) the key."""
 
 
 def corosync_key(params: Params) -> bytes:
     """The pair's corosync key: the first node's when it has one, else a new one (per run)."""
     first = params.nodes[0].name
+    with _ONCE:
+        return _corosync_key(params, first)
+
+
+def _corosync_key(params: Params, first: str) -> bytes:
     if first not in _AUTHKEY:
         from pyinfra.context import state
 
