@@ -30,6 +30,8 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+# this file is benchmarks/hosts.py: keep its directory off sys.path, or it shadows `hosts`
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
 from hosts.deploys import base  # noqa: E402
@@ -56,11 +58,28 @@ def site_file(count: int, directory: Path) -> Path:
                     "networks": {"management": "10.77.0.0/24"},
                 },
                 "hosts": [
-                    {"name": f"hb-{i}", "address": f"10.77.0.{10 + i}", "lab": True}
+                    {
+                        "name": f"hb-{i}",
+                        "address": f"10.77.0.{10 + i}",
+                        "lab": True,
+                        "roles": (
+                            ["k8s-control-plane", "k8s-worker", "registry", "build"]
+                            if i == 1
+                            else ["k8s-worker"]
+                        ),
+                    }
                     for i in range(1, count + 1)
                 ],
+                "registry": {
+                    "users": [{"name": "ci", "access": "push", "password": {"env": "MLSITE_BENCH_UNUSED"}}]
+                },
+                "images": [{"name": "ml-runtime", "variant": "cpu"}],
+                "cluster": {},
                 "workspaces": {
-                    "users": [{"name": "alice", "uid": 2001}, {"name": "bob", "uid": 2002}],
+                    "users": [
+                        {"name": "alice", "uid": 2001, "quota": {"gpus": 0}},
+                        {"name": "bob", "uid": 2002, "quota": {"gpus": 0}},
+                    ],
                     "profiles": [{"name": "cpu", "gpus": 0, "image": "ml-runtime"}],
                 },
             }
