@@ -11,7 +11,7 @@ STACK ?= lab
 # Debian packages the lab and its tests need (hosts as systemd-nspawn machines, their
 # network, the apt proxy, SSH, NFS and Ceph clients, image building).
 APT_PACKAGES := debootstrap systemd-container apt-cacher-ng iproute2 nftables \
-	openssh-client zstd libnfs-utils ceph-common buildah lxcfs util-linux e2fsprogs \
+	openssh-client zstd libnfs-utils ceph-common buildah skopeo util-linux e2fsprogs \
 	procps psmisc curl ca-certificates postgresql-client
 
 .PHONY: setup apt venv test test-fast lint lab lab-down format clean

@@ -84,7 +84,6 @@ class Lab:
             net.ensure_bridge(plan, str(self.dirs.state))
             self._ensure_fence_daemon(book, plan)
             self._ensure_proxy(book, plan)
-            self._ensure_lxcfs(book)
             booted: list[LabHost] = []
             for host in plan.hosts:
                 self._prepare_host(book, plan, host, base)
@@ -264,13 +263,6 @@ class Lab:
             return
         pid = proxy.start(self.dirs, plan)
         book.record(Resource("process", proxy.ROLE, str(pid)))
-
-    def _ensure_lxcfs(self, book: StateBook) -> None:
-        if procs.is_alive(_pid(book.state, "lxcfs")):
-            return
-        book.record(Resource("mount", str(self.dirs.lxcfs)))
-        pid = machine.start_lxcfs(self.dirs)
-        book.record(Resource("process", "lxcfs", str(pid)))
 
     def _ensure_fence_daemon(self, book: StateBook, plan: LabPlan) -> None:
         if not self.dirs.fence_token.exists():

@@ -84,11 +84,11 @@ def mount_root(layout: HostLayout, base: Path) -> None:
 def nspawn_args(layout: HostLayout, devices: list[str]) -> list[str]:
     """The systemd-nspawn command line that boots the host.
 
-    /proc/uptime comes from lxcfs: the kernel's is this machine's, and pyinfra's reboot
-    operation decides a host rebooted by its uptime.
+    /proc/uptime is this machine's (no lxcfs: nspawn could not stat lxcfs's uptime from
+    inside its namespaces here), so pyinfra's reboot operation cannot be rehearsed; no
+    mlsite deploy reboots a host.
     """
     host = layout.host
-    uptime = layout.dirs.lxcfs / "proc" / "uptime"
     return [
         "systemd-nspawn",
         "--quiet",
@@ -104,21 +104,8 @@ def nspawn_args(layout: HostLayout, devices: list[str]) -> list[str]:
         "--timezone=off",
         f"--capability={CAPABILITIES}",
         f"--system-call-filter={SYSCALLS}",
-        f"--bind-ro={uptime}:/proc/uptime",
         *[f"--bind={dev}" for dev in devices],
     ]
-
-
-def start_lxcfs(dirs: LabDirs) -> int:
-    """Mount lxcfs for the lab's hosts; return its process id once /proc/uptime is served."""
-    dirs.lxcfs.mkdir(parents=True, exist_ok=True)
-    pid = procs.spawn(["lxcfs", str(dirs.lxcfs)], dirs.run / "lxcfs.log")
-    deadline = time.monotonic() + 10
-    while not (dirs.lxcfs / "proc" / "uptime").exists():
-        if not procs.is_alive(pid) or time.monotonic() > deadline:
-            raise LabError(f"lxcfs did not mount on {dirs.lxcfs}; see {dirs.run / 'lxcfs.log'}")
-        time.sleep(0.05)
-    return pid
 
 
 def power_on(layout: HostLayout, devices: list[str]) -> int:

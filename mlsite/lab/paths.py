@@ -74,11 +74,6 @@ class LabDirs:
         return self.state / "run"
 
     @property
-    def lxcfs(self) -> Path:
-        """Where lxcfs is mounted: per-host /proc/uptime, bound into every host."""
-        return self.run / "lxcfs"
-
-    @property
     def apt_cache(self) -> Path:
         """apt-cacher-ng's package cache; kept across `lab down` so the next lab is fast."""
         return self.state / "apt-cache"

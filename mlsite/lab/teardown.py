@@ -16,7 +16,7 @@ from mlsite.lab.state import LabState
 from mlsite.lab.tools import run
 
 NSPAWN_PROPAGATE = Path("/run/systemd/nspawn/propagate")
-_OUR_PROGRAMS = ("systemd-nspawn", "apt-cacher-ng", "lxcfs")
+_OUR_PROGRAMS = ("systemd-nspawn", "apt-cacher-ng")
 
 
 def lab_processes(dirs: LabDirs) -> list[int]:

@@ -23,7 +23,6 @@ TOOL_PACKAGES: dict[str, str] = {
     "ssh-keygen": "openssh-client",
     "apt-cacher-ng": "apt-cacher-ng",
     "chroot": "coreutils",
-    "lxcfs": "lxcfs",
 }
 """Every tool the lab runs on this machine, and the Debian package that provides it."""
 
