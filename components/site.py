@@ -2,51 +2,124 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 import pulumi
 
 from components.hosts.hosts import Hosts
-from mlsite.spec import SiteSpec
+from components.images.runtime_image import RuntimeImage
+from components.registry.ca import SiteCaOutputs, site_ca
+from components.registry.registry import Registry
+from components.storage.ceph import CephCluster
+from components.storage.databases import PersonalDatabases
+from components.storage.nfs import NfsHa
+from mlsite.spec import Role, SiteSpec
 
-Built = Mapping[str, pulumi.ComponentResource]
-"""Parts built so far, by part name: later parts take earlier ones as objects."""
+C = TypeVar("C", bound=pulumi.ComponentResource)
+
+
+@dataclass
+class Build:
+    """What a part is built from: the site, its name, the CA, and the parts built so far."""
+
+    name: str
+    site: SiteSpec
+    opts: pulumi.ResourceOptions
+    ca: SiteCaOutputs
+    built: dict[str, pulumi.ComponentResource] = field(default_factory=dict)
+
+    def part(self, key: str, kind: type[C]) -> C:
+        """An earlier part, typed."""
+        component = self.built[key]
+        assert isinstance(component, kind)  # PARTS order guarantees it
+        return component
 
 
 @dataclass(frozen=True)
 class Part:
-    """A part of the site: how to build its component, or ``None`` when the site has none."""
+    """A part of the site: its components by key (none when the site does not have it)."""
 
     name: str
-    build: Callable[[str, SiteSpec, pulumi.ResourceOptions, Built], pulumi.ComponentResource | None]
+    build: Callable[[Build], dict[str, pulumi.ComponentResource]]
+
+
+def _hosts(b: Build) -> dict[str, pulumi.ComponentResource]:
+    return {"hosts": Hosts(f"{b.name}-hosts", b.site, b.opts, site_ca_pem=b.ca.cert_pem)}
+
+
+def _registry(b: Build) -> dict[str, pulumi.ComponentResource]:
+    if b.site.registry is None or not b.site.hosts_with(Role.REGISTRY):
+        return {}
+    hosts = b.part("hosts", Hosts)
+    return {"registry": Registry(f"{b.name}-registry", b.site, b.opts, hosts=hosts, ca=b.ca)}
+
+
+def _images(b: Build) -> dict[str, pulumi.ComponentResource]:
+    if "registry" not in b.built:
+        return {}
+    registry = b.part("registry", Registry)
+    return {
+        f"image:{image.name}": RuntimeImage(
+            f"{b.name}-image-{image.name}", image, b.opts, site=b.site, registry=registry
+        )
+        for image in b.site.images
+    }
+
+
+def _ceph(b: Build) -> dict[str, pulumi.ComponentResource]:
+    if b.site.storage.ceph is None:
+        return {}
+    base = b.part("hosts", Hosts).base
+    return {"ceph": CephCluster(f"{b.name}-ceph", b.site, b.opts, depends_on=list(base))}
+
+
+def _nfs(b: Build) -> dict[str, pulumi.ComponentResource]:
+    if b.site.storage.nfs is None:
+        return {}
+    return {"nfs": NfsHa(f"{b.name}-nfs", b.site, b.opts, ceph=b.part("ceph", CephCluster))}
+
+
+def _databases(b: Build) -> dict[str, pulumi.ComponentResource]:
+    if not b.site.databases.personal:
+        return {}
+    ceph = b.part("ceph", CephCluster)
+    return {"databases": PersonalDatabases(f"{b.name}-databases", b.site, b.opts, ceph=ceph)}
 
 
 PARTS: tuple[Part, ...] = (
-    Part("hosts", lambda name, site, opts, built: Hosts(f"{name}-hosts", site, opts)),
-    # Each new part is one line here, e.g.
-    # Part("registry", lambda n, s, o, b: Registry(f"{n}-registry", s.registry, o, hosts=b["hosts"]) if s.registry else None),
+    Part("hosts", _hosts),
+    Part("registry", _registry),
+    Part("images", _images),
+    Part("ceph", _ceph),
+    Part("nfs", _nfs),
+    Part("databases", _databases),
 )
-"""The parts in build order."""
+"""The parts in build order; a new part is one function and one line here."""
 
 
 class Site(pulumi.ComponentResource):
     """A machine-learning site built from its description."""
 
     parts: dict[str, pulumi.ComponentResource]
-    """The components built, by part name (only the parts the site has)."""
+    """The components built, by key (only the parts the site has)."""
     name: pulumi.Output[str]
     """The site's name."""
+    ca_cert_pem: pulumi.Output[str]
+    """The site CA certificate, trusted by every host."""
 
     def __init__(
         self, name: str, site: SiteSpec, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlsite:site:Site", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.parts = {}
+        build = Build(name, site, child, site_ca(f"{name}-ca", site, child))
         for part in PARTS:
-            component = part.build(name, site, child, self.parts)
-            if component is not None:
-                self.parts[part.name] = component
+            build.built.update(part.build(build))
+        self.parts = build.built
         self.name = pulumi.Output.from_input(site.site.name)
-        self.register_outputs({"name": self.name, "parts": sorted(self.parts)})
+        self.ca_cert_pem = build.ca.cert_pem
+        self.register_outputs(
+            {"name": self.name, "ca_cert_pem": self.ca_cert_pem, "parts": sorted(self.parts)}
+        )

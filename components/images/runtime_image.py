@@ -9,6 +9,7 @@ from components.hosts.inputs import host_entry
 from components.images.build import ImageBuild
 from components.images.context import CONTEXT_DIR, build_args, image_tag
 from components.registry.registry import Registry
+from components.secrets import secret_output
 from mlsite.spec import Role, SiteSpec
 from mlsite.spec.services import RuntimeImage as RuntimeImageSpec
 
@@ -51,9 +52,7 @@ class RuntimeImage(pulumi.ComponentResource):
                 "image": image,
                 "ca_cert_pem": registry.ca_cert_pem,
                 "username": pusher.name,
-                "password": pulumi.Output.secret(pusher.password.source).apply(
-                    lambda _: pusher.password.reveal()
-                ),
+                "password": secret_output(pusher.password),
             },
             pulumi.ResourceOptions(parent=self, additional_secret_outputs=["password"]),
         )

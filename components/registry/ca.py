@@ -8,11 +8,16 @@ new one), so the Registry component protects it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
+
+from hosts.deploys.registry import CaMaterial
+from mlsite.spec import Secret, SiteSpec
+from mlsite.spec.site import GeneratedCa
 
 INPUT_KEYS = ("common_name", "validity_days")
 
@@ -70,3 +75,40 @@ class SiteCa(Resource, module="registry", name="SiteCa"):
             opts, pulumi.ResourceOptions(additional_secret_outputs=["key_pem"])
         )
         super().__init__(SiteCaProvider(), name, props, opts)
+
+
+@dataclass(frozen=True)
+class SiteCaOutputs:
+    """The site CA as other parts use it."""
+
+    cert_pem: pulumi.Output[str]
+    """The CA certificate every host and client trusts."""
+    material: pulumi.Output[CaMaterial] | None
+    """Certificate and key for issuing certificates at apply time; None when the site
+    provides its CA (the deploy then reads the key from the site description)."""
+
+
+def site_ca(name: str, site: SiteSpec, opts: pulumi.ResourceOptions | None = None) -> SiteCaOutputs:
+    """The site's CA: the provided one, or a ``SiteCa`` generated once and kept in the
+    Pulumi state (protected: replacing it means every host must trust a new CA)."""
+    source = site.site.ca
+    if not isinstance(source, GeneratedCa):
+        return SiteCaOutputs(pulumi.Output.from_input(source.certificate), None)
+    generated = SiteCa(
+        name,
+        common_name=f"{site.site.name} site CA",
+        validity_days=source.validity_days,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=True)),
+    )
+    material = pulumi.Output.all(generated.cert_pem, generated.key_pem).apply(
+        lambda pair: _material(pair[0], pair[1])
+    )
+    return SiteCaOutputs(generated.cert_pem, material)
+
+
+def _material(cert_pem: str | None, key_pem: str | None) -> CaMaterial:
+    # Offline plans (mocks) know no generated values: a readable placeholder stands in.
+    plain = Secret.model_validate(
+        key_pem or "(generated at apply)", context={"plaintext_secrets": True}
+    )
+    return CaMaterial(cert_pem=cert_pem or "(generated at apply)", key=plain)

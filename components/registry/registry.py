@@ -10,16 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pulumi
-from pulumi.output import UNKNOWN
 
 from components.hosts.deploy import HostDeploy, HostDeployArgs
 from components.hosts.hosts import Hosts
 from components.hosts.inputs import plan_groups
-from components.hosts.roles import BASE_ROLE
-from components.registry.ca import SiteCa
+from components.registry.ca import SiteCaOutputs, site_ca
+from components.secrets import secret_output
 from hosts.deploys.registry import CaMaterial, Params, params_for, push_port_for
-from mlsite.spec import Host, Role, Secret, SiteSpec
-from mlsite.spec.site import GeneratedCa
+from mlsite.spec import Host, Role, SiteSpec
 
 ROLE = "registry"
 
@@ -49,9 +47,11 @@ class Registry(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         *,
         hosts: Hosts | None = None,
+        ca: SiteCaOutputs | None = None,
     ) -> None:
         """``site`` must describe a registry and at least one host with role registry;
-        ``hosts``: the site's host layer, whose base deploys run first."""
+        ``hosts``: the site's host layer, whose base deploys run first; ``ca``: the site CA
+        (default: this component makes it, for stacks composing a registry alone)."""
         super().__init__("mlsite:registry:Registry", name, None, opts)
         spec = site.registry
         servers = site.hosts_with(Role.REGISTRY)
@@ -60,17 +60,16 @@ class Registry(pulumi.ComponentResource):
                 "Registry needs `registry:` in the site description and a host with role registry"
             )
         child = pulumi.ResourceOptions(parent=self)
-        base = [
-            d for g, d in (hosts.deploys if hosts else {}).items() if g.split("-")[0] == BASE_ROLE
-        ]
-        ca_cert, ca = self._ca(name, site, child)
+        base = hosts.base if hosts else []
+        site_authority = ca or site_ca(f"{name}-ca", site, child)
+        ca_cert, ca_material = site_authority.cert_pem, site_authority.material
         self.deploys = {}
         for group in plan_groups(ROLE, servers):
             params: Params | pulumi.Output[Params]
-            if ca is None:
+            if ca_material is None:
                 params = params_for(site, group.hosts)
             else:
-                params = ca.apply(_params_with(site, group.hosts))
+                params = ca_material.apply(_params_with(site, group.hosts))
             self.deploys[group.name] = HostDeploy(
                 f"{name}-{group.name}",
                 HostDeployArgs(group=group, params=params),
@@ -84,7 +83,7 @@ class Registry(pulumi.ComponentResource):
         self.ca_cert_pem = ca_cert
         puller = next((u for u in spec.users if u.access == "pull"), spec.users[0])
         self.pull_username = pulumi.Output.from_input(puller.name)
-        self.pull_password = _revealed(puller.password)
+        self.pull_password = secret_output(puller.password)
         self.register_outputs(
             {
                 "url": self.url,
@@ -95,46 +94,9 @@ class Registry(pulumi.ComponentResource):
             }
         )
 
-    def _ca(
-        self, name: str, site: SiteSpec, child: pulumi.ResourceOptions
-    ) -> tuple[pulumi.Output[str], pulumi.Output[CaMaterial] | None]:
-        """The CA certificate, and the CA material when it comes from the Pulumi state."""
-        source = site.site.ca
-        if not isinstance(source, GeneratedCa):
-            return pulumi.Output.from_input(source.certificate), None
-        generated = SiteCa(
-            f"{name}-ca",
-            common_name=f"{site.site.name} site CA",
-            validity_days=source.validity_days,
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)),
-        )
-        material = pulumi.Output.all(generated.cert_pem, generated.key_pem).apply(
-            lambda pair: _material(pair[0], pair[1])
-        )
-        return generated.cert_pem, material
-
-
-def _material(cert_pem: str | None, key_pem: str | None) -> CaMaterial:
-    # Offline plans (mocks) know no generated values: a readable placeholder stands in.
-    plain = Secret.model_validate(
-        key_pem or "(generated at apply)", context={"plaintext_secrets": True}
-    )
-    return CaMaterial(cert_pem=cert_pem or "(generated at apply)", key=plain)
-
 
 def _params_with(site: SiteSpec, hosts: tuple[Host, ...]) -> Callable[[CaMaterial], Params]:
     def build(ca: CaMaterial) -> Params:
         return params_for(site, hosts, ca=ca)
 
     return build
-
-
-def _revealed(secret: Secret) -> pulumi.Output[str]:
-    """The secret's value as a secret output, read when the program runs (never printed);
-    unknown when it cannot be read here (an offline plan without the environment)."""
-    try:
-        value = secret.reveal()
-    except LookupError:
-        unknown: pulumi.Output[str] = pulumi.Output.from_input(UNKNOWN)  # type: ignore[arg-type]
-        return pulumi.Output.secret(unknown)
-    return pulumi.Output.secret(value)

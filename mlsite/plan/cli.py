@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -48,6 +49,13 @@ def plan(
         _site_error(exc)
     except UnmockedCall as exc:
         _fail(str(exc))
+    except Exception as exc:
+        # A stack program that raises: one line, unless MLSITE_DEBUG asks for the traceback.
+        if os.environ.get("MLSITE_DEBUG"):
+            raise
+        _fail(
+            f"the program of stack {stack} failed: {type(exc).__name__}: {exc} (MLSITE_DEBUG=1 shows where)"
+        )
     doc = run.doc()
     text = dumps(doc, run.known_secrets)
     if json_file is not None and str(json_file) == "-":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,41 +25,92 @@ def plan(request: pytest.FixtureRequest) -> dict[str, Any]:
     return plan_stack(request.param).doc()
 
 
-def test_site_is_child_of_the_stack_and_hosts_of_the_site(plan: dict[str, Any]) -> None:
+PART_TYPES = {
+    "mlsite:hosts:Hosts",
+    "mlsite:registry:Registry",
+    "mlsite:images:RuntimeImage",
+    "mlsite:storage:CephCluster",
+    "mlsite:storage:NfsHa",
+    "mlsite:storage:PersonalDatabases",
+}
+DATA_PARTS = {
+    "mlsite:registry:Registry",
+    "mlsite:storage:CephCluster",
+    "mlsite:storage:NfsHa",
+    "mlsite:storage:PersonalDatabases",
+}
+SITE_CA = "pulumi-python:dynamic/registry:SiteCa"
+IMAGE_BUILD = "pulumi-python:dynamic/images:ImageBuild"
+
+
+def test_site_is_child_of_the_stack_and_parts_children_of_the_site(plan: dict[str, Any]) -> None:
     res = _by_urn(plan)
-    types = {r["type"]: r for r in res.values()}
-    stack, site, hosts = (
-        types["pulumi:pulumi:Stack"],
-        types["mlsite:site:Site"],
-        types["mlsite:hosts:Hosts"],
-    )
+    (stack,) = [r for r in res.values() if r["type"] == "pulumi:pulumi:Stack"]
+    (site,) = [r for r in res.values() if r["type"] == "mlsite:site:Site"]
     assert stack["parent"] is None
     assert site["parent"] == stack["urn"]
-    assert hosts["parent"] == site["urn"]
     for r in res.values():
-        if r["type"] == HOST_DEPLOY:
-            assert r["parent"] == hosts["urn"]
-            assert r["name"].startswith(hosts["name"] + "-")
+        if r["type"] in PART_TYPES or r["type"] == SITE_CA:
+            assert r["parent"] == site["urn"], r["name"]
+        if r["type"] in (HOST_DEPLOY, IMAGE_BUILD):
+            parent = res[r["parent"]]
+            assert parent["type"] in PART_TYPES, r["name"]
+            assert r["name"].startswith(parent["name"] + "-")
+
+
+def test_each_part_the_site_describes_is_built(plan: dict[str, Any]) -> None:
+    from mlsite.spec import load_stack
+
+    site = load_stack(plan["stack"]).site
+    types = [r["type"] for r in plan["resources"]]
+    assert ("mlsite:registry:Registry" in types) == (site.registry is not None)
+    assert ("mlsite:storage:CephCluster" in types) == (site.storage.ceph is not None)
+    assert ("mlsite:storage:NfsHa" in types) == (site.storage.nfs is not None)
+    assert ("mlsite:storage:PersonalDatabases" in types) == bool(site.databases.personal)
+    assert types.count("mlsite:images:RuntimeImage") == (len(site.images) if site.registry else 0)
+    assert types.count(SITE_CA) == (1 if site.site.ca.source == "generate" else 0)
 
 
 def test_every_resource_type_is_known(plan: dict[str, Any]) -> None:
-    allowed = {"pulumi:pulumi:Stack", "mlsite:site:Site", "mlsite:hosts:Hosts", HOST_DEPLOY}
+    allowed = {
+        "pulumi:pulumi:Stack",
+        "mlsite:site:Site",
+        HOST_DEPLOY,
+        SITE_CA,
+        IMAGE_BUILD,
+    } | PART_TYPES
     assert {r["type"] for r in plan["resources"]} <= allowed
 
 
-def test_data_bearing_roles_are_protected_and_only_they(plan: dict[str, Any]) -> None:
+def test_data_bearing_resources_are_protected_and_only_they(plan: dict[str, Any]) -> None:
+    res = _by_urn(plan)
     for r in plan["resources"]:
         if r["type"] == HOST_DEPLOY:
-            assert r["protect"] == (r["inputs"]["role"] in DATA_ROLES), r["name"]
+            parent = res[r["parent"]]["type"]
+            data = r["inputs"]["role"] in DATA_ROLES or parent in DATA_PARTS
+            assert r["protect"] == data, r["name"]
+        elif r["type"] == SITE_CA:
+            assert r["protect"], "the generated CA is protected: every host trusts it"
+        else:
+            assert not r["protect"], r["name"]
 
 
-def test_roles_depend_on_the_base_layer(plan: dict[str, Any]) -> None:
+def test_every_deploy_waits_for_the_base_layer(plan: dict[str, Any]) -> None:
+    res = _by_urn(plan)
     deploys = [r for r in plan["resources"] if r["type"] == HOST_DEPLOY]
     base = {r["urn"] for r in deploys if r["inputs"]["role"] == "base"}
     assert base
+
+    def ancestors(urn: str, seen: set[str]) -> set[str]:
+        for dep in res[urn]["depends_on"]:
+            if dep not in seen:
+                seen.add(dep)
+                ancestors(dep, seen)
+        return seen
+
     for r in deploys:
         if r["inputs"]["role"] != "base":
-            assert base <= set(r["depends_on"]), r["name"]
+            assert base <= ancestors(r["urn"], set()), r["name"]
 
 
 def test_every_host_gets_the_base_layer_and_each_role_its_hosts(plan: dict[str, Any]) -> None:
@@ -90,3 +143,28 @@ def test_every_registered_role_is_planned_on_the_hosts_it_applies_to() -> None:
     for name in set(role_names()) - COMPONENT_ROLES:
         expected = [h.name for h in site.hosts if get_role(name).applies_to(h)]
         assert planned.get(name, []) == expected, name
+
+
+def test_every_host_trusts_the_site_ca_through_containerd() -> None:
+    import copy
+    from datetime import UTC, datetime
+
+    import yaml
+
+    from mlsite import pki
+    from mlsite.plan.run import plan_site_data
+
+    key = pki.new_ca_key()
+    cert = pki.ca_certificate(key, "test CA", not_before=datetime.now(UTC), validity_days=30)
+    raw = yaml.safe_load(Path("stacks/Pulumi.lab.yaml").read_text())["config"]["mlsite:site"]
+    data = copy.deepcopy(raw)
+    data["site"]["ca"] = {"source": "provided", "certificate": cert, "key": key}
+    doc = plan_site_data(data, "lab").doc()
+    (containerd,) = [
+        r
+        for r in doc["resources"]
+        if r["type"] == HOST_DEPLOY and r["inputs"]["role"] == "containerd"
+    ]
+    assert containerd["inputs"]["params"]["ca_pem"] == cert
+    assert key not in json.dumps(doc)
+    assert not [r for r in doc["resources"] if r["type"] == SITE_CA]

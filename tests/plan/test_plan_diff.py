@@ -37,14 +37,21 @@ def test_a_changed_parameter_is_an_update_naming_the_field(base: dict[str, Any])
     data = lab_site_data()
     data["registry"]["port"] = 5443
     d = diff_plans(base, _plan(data))
-    assert [(c.kind, c.name) for c in d.changes] == [("update", "lab-hosts-containerd")]
-    assert [f.path for f in d.changes[0].fields] == ["params.registry_endpoint"]
+    # the port reaches every part that uses the registry: the registry itself, every
+    # host's containerd, and where the runtime image is pushed
+    assert sorted((c.kind, c.name) for c in d.changes) == [
+        ("update", "lab-hosts-containerd"),
+        ("update", "lab-image-ml-runtime-build"),
+        ("update", "lab-registry-registry"),
+    ]
+    containerd = next(c for c in d.changes if c.name == "lab-hosts-containerd")
+    assert [f.path for f in containerd.fields] == ["params.registry_endpoint"]
     md = render_markdown(d)
     assert (
         '`params.registry_endpoint`: `"https://lab-3.lab.mlsite.test:5000"` → `"https://lab-3.lab.mlsite.test:5443"`'
         in md
     )
-    assert "0 to add, 1 to change, 0 to replace, 0 to delete" in md
+    assert "0 to add, 3 to change, 0 to replace, 0 to delete" in md
     assert d.exit_code == EXIT_OK
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,3 +55,25 @@ def test_canary_secrets_never_reach_plan_tree_diff_or_logs(
     containerd = next(r for r in head.doc()["resources"] if r["name"] == "lab-hosts-containerd")
     assert containerd["inputs"]["secrets"] == "[secret]"
     assert containerd["inputs"]["params"]["password"] == {"$secret": "value:password"}
+
+
+def test_a_failing_stack_program_is_one_line_without_traceback(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    shutil.copy(root / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / "stacks").mkdir()
+    shutil.copy(root / "stacks" / "Pulumi.lab.yaml", tmp_path / "stacks" / "Pulumi.broken.yaml")
+    (tmp_path / "stacks" / "broken.py").write_text("raise RuntimeError('no such part')\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "mlsite.cli", "plan", "--stack", "broken"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "the program of stack broken failed: RuntimeError: no such part" in result.stderr
+    assert "Traceback" not in result.stderr
