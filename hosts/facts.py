@@ -83,6 +83,11 @@ class DiskContents:
         """No signature and no partition."""
         return not self.signatures and not self.partitions
 
+    @property
+    def ceph_osd(self) -> bool:
+        """The device carries a BlueStore label: a Ceph OSD lives on it."""
+        return any(s.startswith("ceph_bluestore@") for s in self.signatures)
+
 
 class DiskProbe(FactBase[DiskContents]):
     """What the device at ``path`` holds (``wipefs --no-act``, /sys partitions)."""

@@ -1,6 +1,7 @@
 """Disks by stable id: refuse any disk holding data unless the site allows wiping it, and
 prepare Ceph OSD disks (wipe signatures of a wipe-allowed disk; OSDs are created later by
-the Ceph deploy).
+the Ceph deploy). A disk that already carries a BlueStore label is an OSD: it is left to the
+Ceph deploy, so re-applying the disks role never destroys an OSD.
 
 Every disk is probed (``wipefs --no-act``, partitions in /sys) before anything changes; one
 refused disk stops the host with a clear error and nothing changed on it.
@@ -55,8 +56,8 @@ def check(disk: DiskConf, contents: DiskContents) -> str | None:
     """Why ``disk`` must not be touched, or None when it may be prepared."""
     if contents.device is None:
         return f"{disk.id}: no such block device"
-    if contents.empty or disk.wipe == "allowed":
-        return None
+    if contents.empty or contents.ceph_osd or disk.wipe == "allowed":
+        return None  # an OSD disk is the Ceph deploy's from now on: never refused, never wiped
     held = ", ".join([*contents.signatures, *(f"partition {p}" for p in contents.partitions)])
     return (
         f"{disk.id} ({contents.device}) holds data ({held}) and its `wipe` is `never`; "
@@ -74,8 +75,8 @@ def disks(params: Params) -> None:
     if problems:
         raise DiskRefused(f"{host.name}: " + "; ".join(problems))
     for disk, contents in probed:
-        if contents.empty:
-            continue
+        if contents.empty or contents.ceph_osd:
+            continue  # `wipe: allowed` clears foreign data once; it never wipes a Ceph OSD
         parts = [f"/dev/{p}" for p in contents.partitions]
         server.shell(
             name=f"Wipe {disk.id} for a Ceph OSD (wipe: allowed)",

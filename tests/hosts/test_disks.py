@@ -46,3 +46,21 @@ def test_an_empty_disk_needs_nothing() -> None:
 def test_a_missing_disk_is_an_error() -> None:
     p = plan(disks.disks, _params("allowed"), _facts(DiskContents("", None)))
     assert isinstance(p.error, disks.DiskRefused) and "no such block device" in str(p.error)
+
+
+BLUESTORE = DiskContents("", "/dev/sdb", ("ceph_bluestore@0x0",))
+
+
+def test_reapply_never_wipes_an_osd_even_when_wipe_is_allowed() -> None:
+    p = plan(disks.disks, _params("allowed"), _facts(BLUESTORE))
+    assert p.error is None and p.ops == []
+
+
+def test_an_osd_disk_is_not_refused_when_wipe_is_never() -> None:
+    p = plan(disks.disks, _params("never"), _facts(BLUESTORE))
+    assert p.error is None and p.ops == []
+
+
+def test_probe_sees_a_bluestore_label() -> None:
+    got = DiskProbe().process(["device /dev/sdb", "sig ceph_bluestore@0x0"])
+    assert got.ceph_osd and not got.empty
