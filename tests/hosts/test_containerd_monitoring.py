@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from pydantic import SecretStr
 
 from hosts.deploys import containerd, monitoring_agent
@@ -55,3 +56,13 @@ def test_gpu_exporter_only_on_gpu_hosts() -> None:
     cpu_plan = plan(monitoring_agent.monitoring_agent, params, {"LinuxDistribution": DEBIAN_12}, "h2")
     assert not cpu_plan.has("monitoring_agent | Install the DCGM")
     assert "prometheus-node-exporter" in cpu_plan.all_commands
+
+
+def test_site_secrets_inside_params_are_found_for_redaction(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlsite.spec import Secret
+
+    monkeypatch.setenv("REG_PW", "env-pass-456")
+    carried = {"user": "ci", "password": Secret(env="REG_PW"), "unset": Secret(env="NOT_SET_ANYWHERE")}
+    assert secret_values(carried) == {"env-pass-456"}
+    runtime = Secret.model_validate("runtime-pass-789", context={"plaintext_secrets": True})
+    assert secret_values([runtime]) == {"runtime-pass-789"}
