@@ -96,6 +96,12 @@ class Params(RoleParams):
     mon_data_avail_warn_pct: int | None = Field(default=None, ge=1, le=100)
     """Warn when a monitor's disk has less free space than this. Default: Ceph's (30 %).
     Lab sites: 5, since lab monitors share this machine's disk with everything else."""
+    failure_detection: Literal["ceph-default", "lab-fast"] = "ceph-default"
+    """How fast a silent OSD is marked down. ``ceph-default``: Ceph's own (heartbeats every
+    6 s, down after a 20 s grace that grows for laggy OSDs), which rides out a busy host
+    without flapping. ``lab-fast`` (lab sites only): heartbeats every second, down after
+    5 s, no grace scaling, so a crash drill waits seconds, not half a minute, for I/O to
+    resume on the surviving OSDs."""
     client_hosts: tuple[str, ...] = ()
     """Hosts that only use the cluster (nfs, db roles): config and admin key, no daemon."""
 
@@ -144,6 +150,7 @@ def params_for(site: SiteSpec, hosts: tuple[Host, ...]) -> Params:
         backfillfull_ratio=ceph.backfillfull_ratio,
         full_ratio=ceph.full_ratio,
         mon_data_avail_warn_pct=5 if site.is_lab else None,
+        failure_detection="lab-fast" if site.is_lab else "ceph-default",
         client_hosts=tuple(h.name for h in hosts if h.name not in daemons and is_ceph_host(h)),
     )
 

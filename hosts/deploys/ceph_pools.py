@@ -15,11 +15,22 @@ if TYPE_CHECKING:
     from hosts.deploys.ceph import Params
 
 
+LAB_FAST_FAILURE_DETECTION = {
+    ("global", "osd_heartbeat_interval"): "1",
+    ("global", "osd_heartbeat_grace"): "5",
+    ("mon", "mon_osd_adjust_heartbeat_grace"): "false",
+}
+"""Lab sites only: a crashed host's OSDs are marked down within seconds (see
+``Params.failure_detection``); real sites keep Ceph's defaults."""
+
+
 def central_config(params: Params) -> dict[tuple[str, str], str]:
     """Settings kept in the monitors' central config (they apply without restarts)."""
     wanted = {("mon", "mon_allow_pool_delete"): "false"}
     if params.mon_data_avail_warn_pct is not None:
         wanted[("mon", "mon_data_avail_warn")] = str(params.mon_data_avail_warn_pct)
+    if params.failure_detection == "lab-fast":
+        wanted.update(LAB_FAST_FAILURE_DETECTION)
     return wanted
 
 

@@ -6,9 +6,10 @@ import pytest
 
 from hosts.deploys import ceph_keys
 from hosts.deploys.ceph import Params, ceph, params_for
-from hosts.deploys.ceph_pools import planned_commands
+from hosts.deploys.ceph_pools import LAB_FAST_FAILURE_DETECTION, central_config, planned_commands
 from hosts.deploys.disks import DiskRefused
 from hosts.facts import DiskContents
+from mlsite.spec import load_stack
 from mlsite.storage.keys import generate_key
 from tests.hosts.fakehost import DEBIAN_12, plan
 from tests.storage.labrun import lab_site
@@ -105,6 +106,10 @@ def test_pool_plan_is_empty_once_the_cluster_matches(params: Params) -> None:
         "config": [
             {"section": "mon", "name": "mon_allow_pool_delete", "value": "false"},
             {"section": "mon", "name": "mon_data_avail_warn", "value": "5"},
+            *(
+                {"section": section, "name": name, "value": value}
+                for (section, name), value in LAB_FAST_FAILURE_DETECTION.items()
+            ),
         ],
     }
     assert planned_commands(params, observed) == []
@@ -115,3 +120,20 @@ def test_pool_plan_is_empty_once_the_cluster_matches(params: Params) -> None:
     assert any(c.startswith("ceph --cluster ceph osd pool create rbd ") for c in new)
     assert "ceph --cluster ceph osd set-nearfull-ratio 0.75" in new
     assert new[-1] == "ceph --cluster ceph fs new cephfs cephfs_metadata cephfs_data"
+
+
+def test_lab_sites_alone_get_fast_failure_detection(params: Params) -> None:
+    assert params.failure_detection == "lab-fast"
+    assert central_config(params)[("global", "osd_heartbeat_grace")] == "5"
+    real = params.model_copy(
+        update={"failure_detection": "ceph-default", "mon_data_avail_warn_pct": None}
+    )
+    assert central_config(real) == {("mon", "mon_allow_pool_delete"): "false"}
+
+
+@pytest.mark.parametrize("stack", ["akiba", "shiva"])
+def test_real_sites_keep_cephs_own_failure_detection_and_warnings(stack: str) -> None:
+    site = load_stack(stack).site
+    real = params_for(site, site.hosts)
+    assert real.failure_detection == "ceph-default"
+    assert real.mon_data_avail_warn_pct is None
