@@ -42,6 +42,7 @@ _MODULES: dict[str, str] = {
     "ceph": "hosts.deploys.ceph",
     "personal_db": "hosts.deploys.personal_db",
     "nfs_ha": "hosts.deploys.nfs_ha",
+    "image_prepull": "hosts.deploys.image_prepull",
 }
 """Built-in roles and the module defining each (each module exports ``ROLE``)."""
 

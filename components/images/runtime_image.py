@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import pulumi
 
-from components.hosts.inputs import host_entry
+from components.hosts.deploy import HostDeploy, HostDeployArgs
+from components.hosts.inputs import HostGroup, host_entry
 from components.images.build import ImageBuild
 from components.images.context import CONTEXT_DIR, build_args, image_tag
 from components.registry.registry import Registry
 from components.secrets import secret_output
+from hosts.deploys.image_prepull import params_for as prepull_params
 from mlsite.spec import Role, SiteSpec
 from mlsite.spec.services import RuntimeImage as RuntimeImageSpec
 
@@ -22,6 +24,9 @@ class RuntimeImage(pulumi.ComponentResource):
     """The pushed image reference, ``<registry host>:<port>/<name>:c-<hash>`` (pull side)."""
     tag: pulumi.Output[str]
     """The content-hash tag."""
+    prepull: HostDeploy | None
+    """Pulls the image onto every GPU host after the push (None: no GPU host, or
+    ``prepull: false``)."""
 
     def __init__(
         self,
@@ -54,10 +59,26 @@ class RuntimeImage(pulumi.ComponentResource):
                 "username": pusher.name,
                 "password": secret_output(pusher.password),
             },
-            pulumi.ResourceOptions(parent=self, additional_secret_outputs=["password"]),
+            pulumi.ResourceOptions(
+                parent=self,
+                additional_secret_outputs=["password"],
+                # the push needs the registry up (which itself waits for the hosts' base layer)
+                depends_on=list(registry.deploys.values()),
+            ),
         )
         self.tag = pulumi.Output.from_input(tag)
-        self.ref = build.pushed.apply(
-            lambda _: f"{fqdn}:{site.registry.port if site.registry else 0}/{spec.name}:{tag}"
-        )
+        ref = f"{fqdn}:{site.registry.port}/{spec.name}:{tag}"
+        self.ref = build.pushed.apply(lambda _: ref)
+        gpu_hosts = tuple(h for h in site.hosts if h.gpus)
+        self.prepull = None
+        if spec.prepull and gpu_hosts:
+            # Pulled onto every GPU host once pushed: a workspace then starts in seconds.
+            self.prepull = HostDeploy(
+                f"{name}-prepull",
+                HostDeployArgs(
+                    HostGroup("image_prepull", "image_prepull", gpu_hosts),
+                    prepull_params(site, gpu_hosts, images=(ref,)),
+                ),
+                pulumi.ResourceOptions(parent=self, depends_on=[build]),
+            )
         self.register_outputs({"ref": self.ref, "tag": self.tag})

@@ -41,6 +41,7 @@ DATA_PARTS = {
 }
 SITE_CA = "pulumi-python:dynamic/registry:SiteCa"
 IMAGE_BUILD = "pulumi-python:dynamic/images:ImageBuild"
+CEPH_KEYS = "pulumi-python:dynamic/storage:CephKeys"
 
 
 def test_site_is_child_of_the_stack_and_parts_children_of_the_site(plan: dict[str, Any]) -> None:
@@ -78,6 +79,7 @@ def test_every_resource_type_is_known(plan: dict[str, Any]) -> None:
         HOST_DEPLOY,
         SITE_CA,
         IMAGE_BUILD,
+        CEPH_KEYS,
     } | PART_TYPES
     assert {r["type"] for r in plan["resources"]} <= allowed
 
@@ -168,3 +170,20 @@ def test_every_host_trusts_the_site_ca_through_containerd() -> None:
     assert containerd["inputs"]["params"]["ca_pem"] == cert
     assert key not in json.dumps(doc)
     assert not [r for r in doc["resources"] if r["type"] == SITE_CA]
+
+
+def test_the_gpu_runtime_image_is_pre_pulled_on_gpu_hosts_after_its_push() -> None:
+    doc = plan_stack("akiba").doc()
+    res = _by_urn(doc)
+    prepulls = [
+        r
+        for r in doc["resources"]
+        if r["type"] == HOST_DEPLOY and r["inputs"]["role"] == "image_prepull"
+    ]
+    assert [r["name"] for r in prepulls] == ["akiba-image-ml-runtime-prepull"]  # not the cpu image
+    (prepull,) = prepulls
+    builds = [res[u] for u in prepull["depends_on"]]
+    assert [b["name"] for b in builds] == ["akiba-image-ml-runtime-build"]
+    assert [h["name"] for h in prepull["inputs"]["hosts"]] == [f"akiba-{i}" for i in range(1, 6)]
+    (ref,) = prepull["inputs"]["params"]["images"]
+    assert ref.startswith("akiba-1.ml.akiba.example.jp:5000/ml-runtime:c-")
