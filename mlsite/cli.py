@@ -106,7 +106,13 @@ def rehearse(
 ) -> None:
     """Bring the lab site's hosts up on this machine and apply the host layer to them."""
     from mlsite.lab import Lab, LabError, plan_lab
-    from mlsite.rehearse import RoleOutcome, apply_host_layer, provide_lab_secrets, where_is_what
+    from mlsite.rehearse import (
+        RoleOutcome,
+        apply_host_layer,
+        lab_ca,
+        provide_lab_secrets,
+        where_is_what,
+    )
 
     loaded = load_site_or_exit(stack)
     lab = Lab()
@@ -129,7 +135,7 @@ def rehearse(
             typer.echo(f"    {error}", err=True)
 
     typer.echo("applying the host layer:")
-    outcomes = apply_host_layer(loaded, report)
+    outcomes = apply_host_layer(loaded, report, lab_ca(loaded.site, lab.dirs.state / "ca"))
     typer.echo("")
     for line in where_is_what(loaded.site, str(plan.gateway)):
         typer.echo(line)

@@ -7,16 +7,21 @@ what runs where and how to reach it.
 
 from __future__ import annotations
 
+import inspect
 import os
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from mlsite.spec import LoadedSite, Role, Secret, SiteSpec
+from mlsite.spec import Host, LoadedSite, Role, Secret, SiteSpec
+
+if TYPE_CHECKING:
+    from hosts.params import RoleParams
+    from hosts.roles import RoleDeploy
 
 
 @dataclass(frozen=True)
@@ -71,8 +76,53 @@ def provide_lab_secrets(site: SiteSpec, store: Path) -> list[str]:
     return generated
 
 
+@dataclass(frozen=True)
+class LabCa:
+    """The lab's site CA: what Pulumi would keep in its state, kept in the lab state dir."""
+
+    cert_pem: str
+    key_pem: str
+
+
+def lab_ca(site: SiteSpec, store: Path) -> LabCa:
+    """The site CA for a rehearsal: the site's own when provided, else one generated once
+    and kept in ``store`` (key mode 0600), so re-applies issue the same certificates."""
+    from mlsite import pki
+    from mlsite.spec.site import ProvidedCa
+
+    if isinstance(site.site.ca, ProvidedCa):
+        return LabCa(site.site.ca.certificate, site.site.ca.key.reveal())
+    cert, key = store / "ca.pem", store / "ca.key"
+    if not key.is_file():
+        store.mkdir(parents=True, exist_ok=True)
+        key_pem = pki.new_ca_key()
+        key.touch(mode=0o600)
+        key.write_text(key_pem)
+        cert.write_text(pki.ca_certificate(key_pem, f"{site.site.name} lab CA"))
+    return LabCa(cert.read_text(), key.read_text())
+
+
+def role_params(role: RoleDeploy, site: SiteSpec, hosts: tuple[Host, ...], ca: LabCa) -> RoleParams:
+    """A role's parameters as the Pulumi layer would build them: roles that issue
+    certificates get the CA material, roles that trust the CA get its certificate."""
+    kwargs: dict[str, Any] = {}
+    if "ca" in inspect.signature(role.params_for).parameters:
+        from hosts.deploys.registry import CaMaterial
+
+        key = Secret.model_validate(ca.key_pem, context={"plaintext_secrets": True})
+        kwargs["ca"] = CaMaterial(cert_pem=ca.cert_pem, key=key)
+    params = role.params_for(site, hosts, **kwargs)
+    if "ca_pem" in type(params).model_fields and getattr(params, "ca_pem", None) is None:
+        params = params.model_copy(update={"ca_pem": ca.cert_pem})
+    return params
+
+
 def apply_host_layer(
-    loaded: LoadedSite, report: Callable[[RoleOutcome], None], *, mode: str = "apply"
+    loaded: LoadedSite,
+    report: Callable[[RoleOutcome], None],
+    ca: LabCa,
+    *,
+    mode: str = "apply",
 ) -> list[RoleOutcome]:
     """Run every registered host role on the hosts it applies to, in registry order."""
     from hosts.connection import key_for
@@ -87,7 +137,7 @@ def apply_host_layer(
         hosts = tuple(h for h in site.hosts if role.applies_to(h))
         if not hosts:
             continue
-        params = role.params_for(site, hosts)
+        params = role_params(role, site, hosts, ca)
         request: dict[str, Any] = {
             "mode": mode,
             "role": name,

@@ -381,15 +381,11 @@ def _gc(params: Params, main: render.Instance, readers: list[render.Instance]) -
     )
 
 
-def _params_for(site: SiteSpec, hosts: tuple[Host, ...]) -> Params:
-    return params_for(site, hosts)
-
-
 ROLE = RoleDeploy(
     name="registry",
     deploy=registry,
     params_model=Params,
-    params_for=_params_for,
+    params_for=params_for,
     applies_to=lambda h: any(r.value == "registry" for r in h.roles),
 )
 
