@@ -114,7 +114,7 @@ def ansible_files(site: SiteSpec, dirs: LabDirs, directory: Path) -> tuple[Path,
         + f"\n[all:vars]\nansible_user=root\nansible_ssh_private_key_file={dirs.ssh_key}\n"
         + f"ansible_ssh_common_args='-o UserKnownHostsFile={dirs.known_hosts}'\n"
     )
-    live = {k: v for k, v in params.sysctl.items() if k.startswith("net.")}
+    live = {k: v for k, v in params.sysctl.items() if k.startswith("net.core.")}
     values = {
         "timezone": params.timezone,
         "chrony_start": params.chrony_start,

@@ -79,8 +79,9 @@ class Params(RoleParams):
     sysctl: dict[str, str] = Field(default_factory=lambda: dict(ML_SYSCTL))
     """Kernel settings, persisted in /etc/sysctl.d/90-mlsite.conf."""
     sysctl_live: Literal["all", "netns"] = "all"
-    """Which settings are also applied at once: ``all``, or only ``net.*`` (lab hosts are
-    containers: the rest of /proc/sys is the parent kernel's and read-only)."""
+    """Which settings are also applied at once: ``all``, or only ``net.core.*`` (lab hosts
+    are containers: they may write only their network namespace's net.core settings; the
+    rest of /proc/sys is the parent kernel's, read-only or permission denied)."""
     journal_max_use_mib: int = Field(default=2048, ge=64)
     """journald's disk budget."""
     journal_retention_days: int = Field(default=30, ge=1)
@@ -192,7 +193,7 @@ def _accounts(params: Params) -> None:
 def _sysctl(params: Params) -> None:
     put_text("Persist kernel settings", SYSCTL_FILE, render.sysctl_conf(params.sysctl))
     for key, value in sorted(params.sysctl.items()):
-        if params.sysctl_live == "all" or key.startswith("net."):
+        if params.sysctl_live == "all" or key.startswith("net.core."):
             server.sysctl(name=f"Set {key} = {value}", key=key, value=value)
 
 

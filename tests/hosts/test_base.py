@@ -48,6 +48,7 @@ def test_fresh_debian_host_gets_every_step(lab_site: SiteSpec) -> None:
     assert "pool 2.debian.pool.ntp.org" in p.upload("/etc/chrony/chrony.conf")
     # lab: only the network namespace's settings are applied live; all are persisted
     assert "sysctl net.core.somaxconn=4096" in p.all_commands
+    assert "sysctl net.ipv4.tcp_max_syn_backlog" not in p.all_commands
     assert "vm.swappiness" not in p.all_commands.replace("upload", "")
     assert "vm.swappiness = 10" in p.upload(base.SYSCTL_FILE)
     assert "SystemMaxUse=2048M" in p.upload(base.JOURNALD_DROPIN)

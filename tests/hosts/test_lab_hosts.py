@@ -60,7 +60,7 @@ def converged(lab: LabSession) -> LabSession:
     """Every role of this issue applied once to the lab hosts."""
     for role in ROLES:
         result = run(_request(lab, role, "apply"))
-        assert result["ok"], (role, result)
+        assert result["ok"], (role, {n: h["errors"] for n, h in result["hosts"].items()})
     return lab
 
 
