@@ -351,7 +351,9 @@ def _pacemaker(params: Params) -> None:
             name="Check the CIB with crm_verify, then apply it",
             commands=[
                 f"crm_verify --xml-file {CONF_DIR}/cib.staged.xml",
-                "timeout 180 sh -c 'until crmadmin -D -q >/dev/null 2>&1; do sleep 1; done'",
+                # a DC is elected (`crmadmin -D -q` spins forever in pacemaker 2.1.5)
+                "timeout 180 sh -c 'until crm_mon -1 --output-as=xml 2>/dev/null | "
+                'grep -q "<current_dc present=.true."; do sleep 1; done\'',
                 f"cibadmin --replace --scope configuration --xml-file {CONF_DIR}/configuration.staged.xml",
                 f"install -m 600 {CONF_DIR}/configuration.staged.xml {applied}",
             ],

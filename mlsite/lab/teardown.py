@@ -37,7 +37,7 @@ def anything_left(dirs: LabDirs) -> bool:
         or machine.lab_mounts(dirs.state)
         or net.lab_netns()
         or net.lab_links()
-        or [b for b in disks.attached().values() if b.startswith(f"{dirs.state}/")]
+        or disks.lab_loops(dirs.state)
     )
 
 
@@ -59,7 +59,9 @@ def teardown(dirs: LabDirs, state: LabState) -> list[str]:
             # Still busy (a shell sitting in it): detach it now, the kernel frees it when idle.
             run(["umount", "--lazy", str(point)], check=False)
         removed.append(f"mount {point}")
-    for device in disks.detach_under(dirs.state):
+    # host disks, and loop devices lab hosts attached themselves (rbd-fuse files), which
+    # outlive the hosts: after the hosts are gone and their mounts are released
+    for device in disks.detach_lab_loops(dirs.state):
         removed.append(f"loop {device}")
     recorded_ns = {r.name for r in state.resources if r.kind == "netns"}
     for name in sorted(recorded_ns | set(net.lab_netns())):

@@ -12,6 +12,9 @@ from typing import Literal
 
 RbdMode = Literal["krbd", "fuse"]
 PATH = "/usr/local/sbin/mlsite-rbd-dev"
+FUSE_ROOT = "/run/mlsite-rbd"
+"""Where ``fuse`` mode mounts rbd-fuse (one directory per pool/image); every loop device the
+script attaches is over a file below it (the lab's teardown finds them by this prefix)."""
 
 SCRIPT = r"""#!/bin/sh
 # Managed by mlsite (mlsite/storage/rbd_device.py).
@@ -22,7 +25,7 @@ SCRIPT = r"""#!/bin/sh
 set -eu
 mode=$1 action=$2 spec=$3 mnt=${4:-}
 pool=${spec%%/*} image=${spec#*/}
-fusedir=/run/mlsite-rbd/$pool/$image
+fusedir=@FUSE_ROOT@/$pool/$image
 
 lab_nodes() {
     # nspawn hosts start without these device nodes; the lab allows creating them
@@ -97,7 +100,7 @@ esac
 
 def script() -> str:
     """The text of ``mlsite-rbd-dev``."""
-    return SCRIPT
+    return SCRIPT.replace("@FUSE_ROOT@", FUSE_ROOT)
 
 
 def mode_for(lab: bool) -> RbdMode:

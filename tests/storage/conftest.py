@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,42 +40,12 @@ def wait_health_ok(lab: LabSession, host: str, timeout_s: float = HEALTH_TIMEOUT
     raise AssertionError(f"no HEALTH_OK after {timeout_s} s (last {status}):\n{detail}")
 
 
-def release_rbd_loops() -> list[str]:
-    """Detach this machine's loop devices that lab hosts made over rbd-fuse files.
-
-    Loop devices are the machine's, not the lab host's: one attached inside a lab host
-    outlives the host (a crash, `lab down`). Their backing file is the rbd-fuse file
-    (/run/mlsite-rbd/<pool>/<image>/<image>), shown as /<image> once the host is gone.
-    Busy ones are detached lazily (when their last user goes)."""
-    out = subprocess.run(
-        ["losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    images = {"home", "analytics-golden"}
-    released = []
-    for line in out.splitlines():
-        device, _, backing = line.strip().partition(" ")
-        backing = backing.strip().removesuffix(" (deleted)")
-        name = backing.rsplit("/", 1)[-1]
-        if backing.startswith("/run/mlsite-rbd/") or (
-            backing.count("/") == 1 and (name in images or name.startswith("analytics-golden-"))
-        ):
-            subprocess.run(["losetup", "--detach", device], check=False)
-            released.append(device)
-    return released
-
-
 @pytest.fixture(scope="session")
 def ceph_lab(lab: LabSession) -> Iterator[CephOnLab]:
     """Apply the ceph role to the lab stack's hosts and wait for HEALTH_OK."""
     started = time.monotonic()
-    try:
-        result = apply_role(lab, "ceph")
-        applied = time.monotonic() - started
-        assert result["ok"], errors(result)
-        wait_health_ok(lab, "lab-1")
-        yield CephOnLab(lab=lab, apply_s=applied, health_ok_s=time.monotonic() - started)
-    finally:
-        release_rbd_loops()
+    result = apply_role(lab, "ceph")
+    applied = time.monotonic() - started
+    assert result["ok"], errors(result)
+    wait_health_ok(lab, "lab-1")
+    yield CephOnLab(lab=lab, apply_s=applied, health_ok_s=time.monotonic() - started)

@@ -7,7 +7,9 @@ import re
 
 import pytest
 
+from components.storage.keys import CephKeysProvider
 from mlsite.storage.ceph_plan import failure_domains
+from mlsite.storage.keys import parse_keyring
 from tests.storage.conftest import CephOnLab
 from tests.storage.labrun import apply_role, changed, errors, lab_site
 
@@ -26,7 +28,7 @@ def test_reaches_health_ok_with_rbd_pool_and_cephfs(ceph_lab: CephOnLab) -> None
     assert isinstance(status, dict)
     assert status["health"]["status"] == "HEALTH_OK"
     assert status["osdmap"]["num_up_osds"] == 3
-    assert len(status["monmap"]["mons"]) == 3
+    assert status["monmap"]["num_mons"] == 3
     pools = {p["pool_name"]: p for p in ceph_json(ceph_lab, "osd pool ls detail")}  # type: ignore[union-attr]
     assert pools["rbd"]["size"] == 3 and pools["rbd"]["min_size"] == 2
     assert "rbd" in pools["rbd"]["application_metadata"]
@@ -75,3 +77,19 @@ def test_full_ratios_are_the_sites(ceph_lab: CephOnLab) -> None:
     assert dump["nearfull_ratio"] == pytest.approx(0.75)
     assert dump["backfillfull_ratio"] == pytest.approx(0.85)
     assert dump["full_ratio"] == pytest.approx(0.92)
+
+
+def test_keys_resource_reads_the_admin_keyring_over_ssh(ceph_lab: CephOnLab) -> None:
+    lab = ceph_lab.lab
+    planned = lab.host("lab-1")
+    host = {
+        "name": "lab-1",
+        "address": str(planned.address),
+        "port": planned.ssh_port,
+        "user": planned.ssh_user,
+        "key_file": str(lab.ssh_key),
+    }
+    props = {"host": host, "cluster": "ceph", "fsid": "f", "entities": ["client.admin"]}
+    read = CephKeysProvider().create(props).outs["keyrings"]["client.admin"]
+    on_host = lab.run("lab-1", "cat /etc/ceph/ceph.client.admin.keyring").stdout
+    assert parse_keyring(read)["client.admin"] == parse_keyring(on_host)["client.admin"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.storage.conftest import CephOnLab, release_rbd_loops
+from tests.storage.conftest import CephOnLab
 from tests.storage.labrun import apply_role, changed, errors
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -49,7 +49,6 @@ def test_crash_of_the_active_node_is_fenced_and_served_again(nfs: CephOnLab) -> 
         result = drill(lab, IP)
     finally:
         lab.restore()
-    release_rbd_loops()  # the crashed host's loop devices outlive it (lazy for busy ones)
     write(result)
     print(result)
     assert result["before_crash_file_intact"]
