@@ -5,10 +5,13 @@ from __future__ import annotations
 import pulumi
 
 from components.hosts.deploy import HostDeploy, HostDeployArgs
-from components.hosts.inputs import HostGroup
+from components.hosts.inputs import HostGroup, host_entry
+from components.storage.keys import CephKeys
 from hosts.deploys.ceph import is_ceph_host, params_for
 from mlsite.spec import SiteSpec
 from mlsite.storage.ceph_plan import fsid, plan_mons
+
+ADMIN = "client.admin"
 
 
 class CephCluster(pulumi.ComponentResource):
@@ -23,6 +26,9 @@ class CephCluster(pulumi.ComponentResource):
     """The cluster's fsid (fixed by the site and cluster name)."""
     mon_hosts: pulumi.Output[list[str]]
     """Monitor addresses, as clients list them in ``mon_host``."""
+    admin_keyring: pulumi.Output[str | None]
+    """The ``client.admin`` keyring (a secret): what NFS and db hosts use, and ceph-csi. None
+    only in the offline plan, which reads no keys."""
 
     def __init__(
         self,
@@ -34,11 +40,27 @@ class CephCluster(pulumi.ComponentResource):
     ) -> None:
         super().__init__("mlsite:storage:CephCluster", name, None, opts)
         hosts = tuple(h for h in site.hosts if is_ceph_host(h))
+        params = params_for(site, hosts)
         self.deploy = HostDeploy(
             f"{name}-ceph",
-            HostDeployArgs(HostGroup("ceph", "ceph", hosts), params_for(site, hosts)),
+            HostDeployArgs(HostGroup("ceph", "ceph", hosts), params),
             pulumi.ResourceOptions(parent=self, protect=True, depends_on=depends_on or []),
+        )
+        keys = CephKeys(
+            f"{name}-keys",
+            host=host_entry(site.host(params.bootstrap)),
+            cluster=params.cluster,
+            fsid=params.fsid,
+            entities=(ADMIN,),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.deploy]),
         )
         self.fsid = pulumi.Output.from_input(fsid(site))
         self.mon_hosts = pulumi.Output.from_input([m.address for m in plan_mons(site)])
-        self.register_outputs({"fsid": self.fsid, "mon_hosts": self.mon_hosts})
+        self.admin_keyring = pulumi.Output.secret(keys.keyrings.apply(_admin))
+        self.register_outputs(
+            {"fsid": self.fsid, "mon_hosts": self.mon_hosts, "admin_keyring": self.admin_keyring}
+        )
+
+
+def _admin(keyrings: dict[str, str] | None) -> str | None:
+    return keyrings[ADMIN] if keyrings else None

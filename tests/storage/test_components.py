@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pulumi
 import pytest
 
 from components.storage.ceph import CephCluster
 from components.storage.databases import PersonalDatabases
 from components.storage.nfs import NfsHa
 from hosts.deploys.nfs_ha import NfsRefused
+from mlsite.plan.mocks import PlanMocks
 from mlsite.plan.run import run_program
 from mlsite.spec import load_stack
 
@@ -54,3 +58,34 @@ def test_nfs_ha_without_fencing_is_refused_before_any_resource() -> None:
     with pytest.raises(Exception) as info:
         run_program(program, project="mlsite", stack="t", config={})
     assert isinstance(info.value, NfsRefused) or "without fencing" in str(info.value)
+
+
+KEYRING = "[client.admin]\n\tkey = AQBtZXN0a2V5a2V5a2V5a2V5a2V5a2V5a2V5Zz==\n"
+
+
+def test_admin_keyring_comes_back_as_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = PlanMocks.new_resource
+
+    def engine(self: PlanMocks, args: Any) -> tuple[str | None, dict[Any, Any]]:
+        """The engine's answer: the keys resource has read the admin keyring."""
+        rid, outputs = plain(self, args)
+        if args.typ == "pulumi-python:dynamic/storage:CephKeys":
+            outputs["keyrings"] = {"client.admin": KEYRING}
+        return rid, outputs
+
+    monkeypatch.setattr(PlanMocks, "new_resource", engine)
+    seen: list[Any] = []
+
+    def program() -> None:
+        ceph = CephCluster("lab-ceph", load_stack("lab").site)
+        keyring = ceph.admin_keyring
+        pulumi.Output.all(keyring, pulumi.Output.is_secret(keyring)).apply(seen.append)
+
+    by_name = {r.name: r for r in run_program(program, project="mlsite", stack="t", config={})}
+    assert seen == [[KEYRING, True]]
+    keys = by_name["lab-ceph-keys"]
+    assert keys.parent == by_name["lab-ceph"].urn
+    assert by_name["lab-ceph-ceph"].urn in keys.depends_on
+    assert keys.inputs["host"]["name"] == "lab-1"
+    assert keys.inputs["entities"] == ["client.admin"]
+    assert not keys.protect  # holds no data: reading the keys again is harmless
