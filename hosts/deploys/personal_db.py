@@ -113,6 +113,7 @@ def personal_db(params: Params) -> None:
         packages=[
             *(f"postgresql-{v}" for v in versions),
             "ceph-common",
+            "python3-rbd",  # mlsite-db snapshots and clones over one cluster connection
             "e2fsprogs",
             *(["rbd-fuse"] if params.rbd_mode == "fuse" else []),
         ],
