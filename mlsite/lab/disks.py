@@ -66,18 +66,20 @@ def attached_as(device: str) -> str:
 
 
 def lab_loops(directory: Path) -> dict[str, str]:
-    """Loop devices of the lab: device -> why it is the lab's.
+    """Loop devices of the lab: device -> backing file.
 
     A backing file under ``directory`` (the lab's state dir: host disks), or a file mlsite's
-    tools attached inside a lab host (``HOST_PREFIXES``). The lab is one per machine, so a
-    loop device over such a file is this lab's. No other loop device is listed."""
+    tools attached inside a lab host (``HOST_PREFIXES``) whose host is gone: this machine
+    then sees the file as ``/<file>``, while a running host's shows its in-host path. So a
+    running host's is left alone (teardown stops the lab's hosts before it detaches); no
+    other loop device is ever listed."""
     found = {}
     for device, backing in attached().items():
         name = attached_as(device)
         if backing.startswith(f"{directory}/") or name.startswith(f"{directory}/"):
             found[device] = backing or name
-        elif any(p.startswith(HOST_PREFIXES) for p in (backing, name)):
-            found[device] = name if name.startswith(HOST_PREFIXES) else backing
+        elif name.startswith(HOST_PREFIXES) and not backing.startswith(HOST_PREFIXES):
+            found[device] = name
     return found
 
 

@@ -18,19 +18,32 @@ pytestmark = pytest.mark.lab
 IN_HOST = f"{FUSE_ROOT}/rbd/home/home"
 
 
+ATTACH = (
+    f"mount -t tmpfs none /run && mkdir -p {os.path.dirname(IN_HOST)} && "
+    f"truncate -s 16M {IN_HOST} && losetup --find --show {IN_HOST}"
+)
+
+
 def attach_in_gone_namespace() -> str:
     """What a crashed lab host leaves: a loop device over a file that mlsite-rbd-dev attached
     under /run/mlsite-rbd in a mount namespace that no longer exists."""
-    script = (
-        f"mount -t tmpfs none /run && mkdir -p {os.path.dirname(IN_HOST)} && "
-        f"truncate -s 16M {IN_HOST} && losetup --find --show {IN_HOST}"
-    )
     return subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", ATTACH],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
+
+
+def attach_in_running_namespace() -> tuple[subprocess.Popen[str], str]:
+    """The same, in a mount namespace still alive (a running host of a lab)."""
+    proc = subprocess.Popen(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", f"{ATTACH} && sleep 60"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().strip()
 
 
 @pytest.fixture
@@ -42,16 +55,20 @@ def loops(tmp_path: Path) -> Iterator[dict[str, str]]:
     disks.create_image(disk, 1)
     other = tmp_path / "elsewhere.img"
     disks.create_image(other, 1)
+    running, live = attach_in_running_namespace()
     made = {
         "state": str(state),
         "disk": disks.attach(disk),
         "rbd": attach_in_gone_namespace(),
         "other": disks.attach(other),
+        "live": live,
     }
     try:
         yield made
     finally:
-        for key in ("disk", "rbd", "other"):
+        running.kill()
+        running.wait()
+        for key in ("disk", "rbd", "other", "live"):
             if made[key] in disks.attached():
                 subprocess.run(["losetup", "--detach", made[key]], check=False)
 
@@ -69,3 +86,4 @@ def test_teardown_detaches_host_disks_and_rbd_loops_left_by_gone_hosts(
     left = disks.attached()
     assert loops["disk"] not in left and loops["rbd"] not in left
     assert loops["other"] in left  # never another loop device
+    assert loops["live"] in left  # nor one a running host still uses

@@ -27,6 +27,7 @@ def test_reaches_health_ok_with_rbd_pool_and_cephfs(ceph_lab: CephOnLab) -> None
     status = ceph_json(ceph_lab, "status")
     assert isinstance(status, dict)
     assert status["health"]["status"] == "HEALTH_OK"
+    assert status["health"].get("mutes", []) == []  # nothing silenced to get there
     assert status["osdmap"]["num_up_osds"] == 3
     assert status["monmap"]["num_mons"] == 3
     pools = {p["pool_name"]: p for p in ceph_json(ceph_lab, "osd pool ls detail")}  # type: ignore[union-attr]
