@@ -50,6 +50,16 @@ def nfs_put(ip: str, name: str, data: bytes) -> bool:
     return proc.returncode == 0
 
 
+def nfs_ls(ip: str) -> bool:
+    """Whether the export answers a listing of its root."""
+    proc = subprocess.run(
+        ["timeout", str(NFS_TIMEOUT_S), "nfs-ls", f"nfs://{ip}/home"],
+        capture_output=True,
+        check=False,
+    )
+    return proc.returncode == 0
+
+
 def nfs_get(ip: str, name: str) -> bytes | None:
     """Read a file back through NFS (None when it cannot be read)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,6 +136,10 @@ def timeline(lab: Any, survivor: str, active: str, crashed_wall: float) -> dict[
             crashed_wall,
         ),
     }
+    steps["home-rbd_start_requested_s"] = _first(
+        lines, r"(Requesting|Initiating) .*start operation .*home-rbd", crashed_wall
+    )
+    steps["rbd_locks_broken_s"] = _first(lines, r"mlsite-rbd-dev: broke lock", crashed_wall)
     for resource in ("home-rbd", "home-fs", "home-nfs", "home-ip"):
         steps[f"{resource}_started_s"] = _first(
             lines, rf"Result of start operation for {resource} on {survivor}: ok", crashed_wall

@@ -19,6 +19,8 @@ LAB_FAST_FAILURE_DETECTION = {
     ("global", "osd_heartbeat_interval"): "1",
     ("global", "osd_heartbeat_grace"): "5",
     ("mon", "mon_osd_adjust_heartbeat_grace"): "false",
+    # a crashed client's watch on an RBD image (the NFS image's old holder) expires sooner
+    ("osd", "osd_client_watch_timeout"): "10",
 }
 """Lab sites only: a crashed host's OSDs are marked down within seconds (see
 ``Params.failure_detection``); real sites keep Ceph's defaults."""

@@ -7,21 +7,15 @@ client) outlives the host after a crash or ``lab down``. Teardown releases those
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import json
-import os
 from pathlib import Path
 
 from mlsite.lab.errors import LabError
 from mlsite.lab.tools import run
-from mlsite.storage.rbd_device import FUSE_ROOT
+from mlsite.storage.rbd_device import LOOP_RECORDS
 
 GIB = 1024**3
-LOOP_GET_STATUS64 = 0x4C05
-"""ioctl returning ``struct loop_info64`` (232 bytes; ``lo_file_name[64]`` at offset 56)."""
-_INFO_SIZE, _NAME_AT, _NAME_LEN = 232, 56, 64
-HOST_PREFIXES = (FUSE_ROOT + "/",)
-"""Paths, as seen inside a lab host, of the files mlsite's own tools put behind loop devices."""
 
 
 def create_image(path: Path, size_gib: int) -> None:
@@ -45,41 +39,31 @@ def attached() -> dict[str, str]:
     }
 
 
-def attached_as(device: str) -> str:
-    """The file name ``device`` was attached with (``lo_file_name``, at most 63 characters),
-    as the attaching process named it ("" when unreadable).
-
-    The backing file ``losetup`` shows is resolved from this machine's view: for a file a lab
-    host attached inside its own mounts it reads ``/<file>`` once the host is gone. The name
-    given at attach time does not change."""
-    try:
-        fd = os.open(device, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return ""
-    try:
-        info = fcntl.ioctl(fd, LOOP_GET_STATUS64, bytes(_INFO_SIZE))
-    except OSError:  # detached meanwhile (ENXIO): nothing to name
-        return ""
-    finally:
-        os.close(fd)
-    return info[_NAME_AT : _NAME_AT + _NAME_LEN].split(b"\0", 1)[0].decode(errors="replace")
+def host_records(hosts_dir: Path) -> dict[str, str]:
+    """Loop devices lab hosts attached themselves, from their records (``LOOP_RECORDS`` in
+    each host's writable layer, which outlives the host): device -> in-host backing file."""
+    records = {}
+    for record in sorted(hosts_dir.glob(f"*/upper{LOOP_RECORDS}/loop*")):
+        with contextlib.suppress(OSError):  # removed meanwhile: nothing to release
+            records[f"/dev/{record.name}"] = record.read_text().strip()
+    return records
 
 
 def lab_loops(directory: Path) -> dict[str, str]:
     """Loop devices of the lab: device -> backing file.
 
-    A backing file under ``directory`` (the lab's state dir: host disks), or a file mlsite's
-    tools attached inside a lab host (``HOST_PREFIXES``) whose host is gone: this machine
-    then sees the file as ``/<file>``, while a running host's shows its in-host path. So a
-    running host's is left alone (teardown stops the lab's hosts before it detaches); no
-    other loop device is ever listed."""
+    A backing file under ``directory`` (the lab's state dir: host disks), or one a lab host
+    of this lab recorded attaching (mlsite-rbd-dev over an rbd-fuse file) and still over
+    that file: its in-host path while the host runs, ``/<file>`` once the host is gone. No
+    other loop device is ever listed (not even one over another lab's rbd-fuse file)."""
+    records = host_records(directory / "hosts")
     found = {}
     for device, backing in attached().items():
-        name = attached_as(device)
-        if backing.startswith(f"{directory}/") or name.startswith(f"{directory}/"):
-            found[device] = backing or name
-        elif name.startswith(HOST_PREFIXES) and not backing.startswith(HOST_PREFIXES):
-            found[device] = name
+        inside = records.get(device, "")
+        if backing.startswith(f"{directory}/"):
+            found[device] = backing
+        elif inside and backing in {inside, "/" + inside.rsplit("/", 1)[-1]}:
+            found[device] = inside
     return found
 
 
@@ -99,10 +83,13 @@ def attach(image: Path) -> str:
 
 
 def detach_lab_loops(directory: Path) -> list[str]:
-    """Detach every loop device of the lab (see ``lab_loops``). One still in use (a mount
-    left in a dying host) is detached by the kernel when its last user goes."""
+    """Detach every loop device of the lab (see ``lab_loops``) and forget the records. One
+    still in use (a mount left in a dying host) is detached by the kernel when its last
+    user goes."""
     released = []
     for device in lab_loops(directory):
         run(["losetup", "--detach", device], check=False)
         released.append(device)
+    for record in directory.glob(f"hosts/*/upper{LOOP_RECORDS}/loop*"):
+        record.unlink(missing_ok=True)
     return released

@@ -13,8 +13,12 @@ from typing import Literal
 RbdMode = Literal["krbd", "fuse"]
 PATH = "/usr/local/sbin/mlsite-rbd-dev"
 FUSE_ROOT = "/run/mlsite-rbd"
-"""Where ``fuse`` mode mounts rbd-fuse (one directory per pool/image); every loop device the
-script attaches is over a file below it (the lab's teardown finds them by this prefix)."""
+"""Where ``fuse`` mode mounts rbd-fuse (one directory per pool/image)."""
+LOOP_RECORDS = "/var/lib/mlsite-rbd/loops"
+"""``fuse`` mode: one file per loop device the script attached (named like the device, holding
+the backing file's path), removed when it detaches it. Loop devices belong to the machine, not
+to the lab host: the lab's teardown reads these records to release the ones a crashed host
+left behind (a dead rbd-fuse file, shown as ``/<image>`` once the host is gone)."""
 
 SCRIPT = r"""#!/bin/sh
 # Managed by mlsite (mlsite/storage/rbd_device.py).
@@ -52,6 +56,7 @@ map() {
         mkdir -p "$fusedir"
         mountpoint -q "$fusedir" || rbd-fuse -p "$pool" -r "$image" "$fusedir"
         dev=$(losetup --find --show "$fusedir/$image")
+        mkdir -p @LOOP_RECORDS@ && echo "$fusedir/$image" > "@LOOP_RECORDS@/${dev##*/}"
         mkdir -p "/dev/rbd/$pool"
         ln -sfn "$dev" "/dev/rbd/$pool/$image"
         echo "$dev"
@@ -65,6 +70,7 @@ for lock in json.load(sys.stdin) or []:
     print(lock["id"].replace(" ", "%20"), lock["locker"])
 ' | while read -r id locker; do
         rbd lock rm "$pool/$image" "$(echo "$id" | sed "s/%20/ /g")" "$locker"
+        logger -t mlsite-rbd-dev "broke lock of $locker on $pool/$image"
     done
 }
 
@@ -73,8 +79,14 @@ unmap() {
     if [ "$mode" = krbd ]; then
         [ -z "$dev" ] || rbd unmap "$dev"
     else
-        [ -z "$dev" ] || losetup -d "$dev"
+        [ -z "$dev" ] || { losetup -d "$dev"; rm -f "@LOOP_RECORDS@/${dev##*/}"; }
+        # rbd-fuse exits (closing the image) after the unmount returns: wait for it, or
+        # removing the image right after fails on its watch
+        pids=$(pgrep -f "^rbd-fuse -p $pool -r $image $fusedir\$" || true)
         ! mountpoint -q "$fusedir" || umount "$fusedir"
+        for pid in $pids; do
+            i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+        done
         rmdir "$fusedir" 2>/dev/null || true
         rm -f "/dev/rbd/$pool/$image"
     fi
@@ -100,7 +112,7 @@ esac
 
 def script() -> str:
     """The text of ``mlsite-rbd-dev``."""
-    return SCRIPT.replace("@FUSE_ROOT@", FUSE_ROOT)
+    return SCRIPT.replace("@FUSE_ROOT@", FUSE_ROOT).replace("@LOOP_RECORDS@", LOOP_RECORDS)
 
 
 def mode_for(lab: bool) -> RbdMode:

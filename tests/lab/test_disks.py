@@ -11,13 +11,11 @@ from pathlib import Path
 import pytest
 
 from mlsite.lab import disks
-from mlsite.storage.rbd_device import FUSE_ROOT
+from mlsite.storage.rbd_device import FUSE_ROOT, LOOP_RECORDS
 
 pytestmark = pytest.mark.lab
 
 IN_HOST = f"{FUSE_ROOT}/rbd/home/home"
-
-
 ATTACH = (
     f"mount -t tmpfs none /run && mkdir -p {os.path.dirname(IN_HOST)} && "
     f"truncate -s 16M {IN_HOST} && losetup --find --show {IN_HOST}"
@@ -35,15 +33,11 @@ def attach_in_gone_namespace() -> str:
     ).stdout.strip()
 
 
-def attach_in_running_namespace() -> tuple[subprocess.Popen[str], str]:
-    """The same, in a mount namespace still alive (a running host of a lab)."""
-    proc = subprocess.Popen(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", f"{ATTACH} && sleep 60"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    return proc, proc.stdout.readline().strip()
+def record(state: Path, host: str, device: str) -> None:
+    """The record mlsite-rbd-dev leaves in the host's writable layer."""
+    records = state / "hosts" / host / "upper" / LOOP_RECORDS.lstrip("/")
+    records.mkdir(parents=True, exist_ok=True)
+    (records / Path(device).name).write_text(IN_HOST + "\n")
 
 
 @pytest.fixture
@@ -55,20 +49,18 @@ def loops(tmp_path: Path) -> Iterator[dict[str, str]]:
     disks.create_image(disk, 1)
     other = tmp_path / "elsewhere.img"
     disks.create_image(other, 1)
-    running, live = attach_in_running_namespace()
     made = {
         "state": str(state),
         "disk": disks.attach(disk),
         "rbd": attach_in_gone_namespace(),
         "other": disks.attach(other),
-        "live": live,
+        "foreign_rbd": attach_in_gone_namespace(),
     }
+    record(state, "lab-1", made["rbd"])
     try:
         yield made
     finally:
-        running.kill()
-        running.wait()
-        for key in ("disk", "rbd", "other", "live"):
+        for key in ("disk", "rbd", "other", "foreign_rbd"):
             if made[key] in disks.attached():
                 subprocess.run(["losetup", "--detach", made[key]], check=False)
 
@@ -76,14 +68,20 @@ def loops(tmp_path: Path) -> Iterator[dict[str, str]]:
 def test_teardown_detaches_host_disks_and_rbd_loops_left_by_gone_hosts(
     loops: dict[str, str],
 ) -> None:
-    # this machine no longer sees the rbd file's path: only the name it was attached with
-    assert not disks.attached()[loops["rbd"]].startswith(FUSE_ROOT)
-    assert disks.attached_as(loops["rbd"]) == IN_HOST
-    found = disks.lab_loops(Path(loops["state"]))
-    assert set(found) == {loops["disk"], loops["rbd"]}
-    released = disks.detach_lab_loops(Path(loops["state"]))
+    state = Path(loops["state"])
+    # this machine no longer sees the in-host path of a gone host's file
+    assert disks.attached()[loops["rbd"]] == "/home"
+    assert set(disks.lab_loops(state)) == {loops["disk"], loops["rbd"]}
+    released = disks.detach_lab_loops(state)
     assert sorted(released) == sorted([loops["disk"], loops["rbd"]])
     left = disks.attached()
     assert loops["disk"] not in left and loops["rbd"] not in left
-    assert loops["other"] in left  # never another loop device
-    assert loops["live"] in left  # nor one a running host still uses
+    assert loops["other"] in left  # never another loop device,
+    assert loops["foreign_rbd"] in left  # not even one another lab's host recorded
+    assert not list(state.glob(f"hosts/*/upper{LOOP_RECORDS}/*"))
+
+
+def test_a_record_of_a_reused_device_releases_nothing(loops: dict[str, str]) -> None:
+    state = Path(loops["state"])
+    record(state, "lab-2", loops["other"])  # stale: the device now backs another file
+    assert loops["other"] not in disks.lab_loops(state)

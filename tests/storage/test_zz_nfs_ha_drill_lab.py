@@ -5,6 +5,7 @@ Named to run last among the storage lab tests: it powers a lab host off (and on 
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from tests.storage.conftest import CephOnLab
 from tests.storage.labrun import apply_role, changed, errors
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from benchmarks.nfs_failover import drill, nfs_get, nfs_put, write
+from benchmarks.nfs_failover import UID, drill, nfs_get, nfs_ls, nfs_put, write
 
 pytestmark = pytest.mark.lab
 IP = "10.77.0.100"
@@ -25,12 +26,22 @@ HELLO = f"hello-{int(time.time())}.txt"
 
 @pytest.fixture(scope="module")
 def nfs(ceph_lab: CephOnLab) -> Iterator[CephOnLab]:
+    lab = ceph_lab.lab
     started = time.monotonic()
-    result = apply_role(ceph_lab.lab, "nfs_ha")
+    result = apply_role(lab, "nfs_ha")
     assert result["ok"], errors(result)
     deadline = time.monotonic() + 180
-    while not (nfs_put(IP, HELLO, b"hello") or time.monotonic() > deadline):
-        time.sleep(1)
+    active = None
+    while active is None and time.monotonic() < deadline:
+        located = lab.run("lab-2", "crm_resource --locate --resource home-ip", check=False)
+        found = re.search(r"running on: (\S+)", located.stdout)
+        if found and nfs_ls(IP):
+            active = found.group(1)
+        else:
+            time.sleep(1)
+    assert active, "the export is not served 180 s after the apply"
+    lab.run(active, f"install -d -o {UID} -g {UID} /srv/mlsite-nfs/alice")
+    assert nfs_put(IP, HELLO, b"hello")
     print(f"nfs_ha: served after {time.monotonic() - started:.1f} s")
     yield ceph_lab
 
