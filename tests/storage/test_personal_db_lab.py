@@ -86,7 +86,8 @@ def test_expired_copy_is_dropped_on_list(golden: CephOnLab) -> None:
         "d['alice']['expires']=0; json.dump(d, open(p, 'w'))\"",
     )
     status, listed = mlsite_db(golden, "list")
-    assert status == 0 and listed["expired"] == ["alice"] and listed["copies"] == {}
+    assert status == 0, listed
+    assert listed["expired"] == ["alice"] and listed["copies"] == {}
     assert (
         lab.run(
             "lab-1", "systemctl is-active mlsite-db@analytics-alice", check=False
