@@ -54,7 +54,8 @@ def lab_loops(directory: Path) -> dict[str, str]:
 
     A backing file under ``directory`` (the lab's state dir: host disks), or one a lab host
     of this lab recorded attaching (mlsite-rbd-dev over an rbd-fuse file) and still over
-    that file: its in-host path while the host runs, ``/<file>`` once the host is gone. No
+    that file: its in-host path while the host runs; once the host is gone, this machine
+    sees only the part below the file's mount (``/<image>`` for rbd-fuse). No
     other loop device is ever listed (not even one over another lab's rbd-fuse file)."""
     records = host_records(directory / "hosts")
     found = {}
@@ -62,7 +63,7 @@ def lab_loops(directory: Path) -> dict[str, str]:
         inside = records.get(device, "")
         if backing.startswith(f"{directory}/"):
             found[device] = backing
-        elif inside and backing in {inside, "/" + inside.rsplit("/", 1)[-1]}:
+        elif inside and backing and inside.endswith(backing):
             found[device] = inside
     return found
 

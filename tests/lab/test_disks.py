@@ -69,8 +69,9 @@ def test_teardown_detaches_host_disks_and_rbd_loops_left_by_gone_hosts(
     loops: dict[str, str],
 ) -> None:
     state = Path(loops["state"])
-    # this machine no longer sees the in-host path of a gone host's file
-    assert disks.attached()[loops["rbd"]] == "/home"
+    # this machine no longer sees the in-host path of a gone host's file, only its tail
+    seen = disks.attached()[loops["rbd"]]
+    assert seen != IN_HOST and IN_HOST.endswith(seen)
     assert set(disks.lab_loops(state)) == {loops["disk"], loops["rbd"]}
     released = disks.detach_lab_loops(state)
     assert sorted(released) == sorted([loops["disk"], loops["rbd"]])
