@@ -41,7 +41,9 @@ def nfs(ceph_lab: CephOnLab) -> Iterator[CephOnLab]:
             time.sleep(1)
     assert active, "the export is not served 180 s after the apply"
     lab.run(active, f"install -d -o {UID} -g {UID} /srv/mlsite-nfs/alice")
-    assert nfs_put(IP, HELLO, b"hello")
+    while not nfs_put(IP, HELLO, b"hello"):  # refused while the new server is in grace
+        assert time.monotonic() < deadline, "cannot write through the floating IP"
+        time.sleep(1)
     print(f"nfs_ha: served after {time.monotonic() - started:.1f} s")
     yield ceph_lab
 
