@@ -85,7 +85,10 @@ def write_host_files(root: Path, host: LabHost, files: HostFiles, devices: dict[
     _write(
         root,
         "etc/apt/apt.conf.d/01mlsite-lab-proxy",
-        f'Acquire::http::Proxy "http://{plan.gateway}:{APT_PROXY_PORT}/";\n',
+        f'Acquire::http::Proxy "http://{plan.gateway}:{APT_PROXY_PORT}/";\n'
+        # apt-cacher-ng can stall one of several hosts asking for the same file at once;
+        # a bounded wait and retries turn that stall into a short delay instead of a hang.
+        'Acquire::http::Timeout "30";\nAcquire::Retries "5";\n',
     )
     _write(root, "etc/apt/sources.list.d/debian.sources", render_sources(lab_sources()))
     _write(root, "etc/tmpfiles.d/mlsite-lab-disks.conf", disk_links(host, devices))

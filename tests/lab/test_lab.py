@@ -73,6 +73,8 @@ def test_apt_installs_through_the_lab_proxy(lab: LabSession) -> None:
     assert lab.run("lab-2", "jq --version").stdout.startswith("jq-")
     proxy_log = (lab.lab.dirs.run / "apt-cacher-ng-log" / "apt-cacher.log").read_text()
     assert "jq_" in proxy_log
+    config = lab.run("lab-2", "apt-config dump Acquire").stdout
+    assert 'Acquire::http::Timeout "30"' in config, "a stalled proxy request must not hang apt"
 
 
 def test_crash_powers_off_and_start_boots_with_the_files_kept(lab: LabSession) -> None:
