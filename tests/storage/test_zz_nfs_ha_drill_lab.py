@@ -17,7 +17,8 @@ from tests.storage.conftest import CephOnLab
 from tests.storage.labrun import apply_role, changed, errors
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from benchmarks.nfs_failover import UID, drill, nfs_get, nfs_ls, nfs_put, write
+from benchmarks.nfs_failover import UID, drill, nfs_get, nfs_put, write
+from hosts.deploys.nfs_ha import MOUNT
 
 pytestmark = pytest.mark.lab
 IP = "10.77.0.100"
@@ -35,12 +36,14 @@ def nfs(ceph_lab: CephOnLab) -> Iterator[CephOnLab]:
     while active is None and time.monotonic() < deadline:
         located = lab.run("lab-2", "crm_resource --locate --resource home-ip", check=False)
         found = re.search(r"running on: (\S+)", located.stdout)
-        if found and nfs_ls(IP):
+        mounted = found and lab.run(found.group(1), f"mountpoint -q {MOUNT}", check=False)
+        if found and mounted and mounted.returncode == 0:
             active = found.group(1)
         else:
             time.sleep(1)
     assert active, "the export is not served 180 s after the apply"
-    lab.run(active, f"install -d -o {UID} -g {UID} /srv/mlsite-nfs/alice")
+    # made before any client looks: nfs-ganesha caches directory contents it has listed
+    lab.run(active, f"install -d -o {UID} -g {UID} {MOUNT}/alice")
     while not nfs_put(IP, HELLO, b"hello"):  # refused while the new server is in grace
         assert time.monotonic() < deadline, "cannot write through the floating IP"
         time.sleep(1)
