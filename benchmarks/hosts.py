@@ -71,7 +71,9 @@ def site_file(count: int, directory: Path) -> Path:
                     for i in range(1, count + 1)
                 ],
                 "registry": {
-                    "users": [{"name": "ci", "access": "push", "password": {"env": "MLSITE_BENCH_UNUSED"}}]
+                    "users": [
+                        {"name": "ci", "access": "push", "password": {"env": "MLSITE_BENCH_UNUSED"}}
+                    ]
                 },
                 "images": [{"name": "ml-runtime", "variant": "cpu"}],
                 "cluster": {},
@@ -96,8 +98,13 @@ def runner_request(site: SiteSpec, dirs: LabDirs, mode: str = "apply") -> dict[s
         "mode": mode,
         "role": "base",
         "hosts": [
-            {"name": h.name, "address": str(h.address), "port": 22, "user": "root",
-             "key_file": str(dirs.ssh_key)}
+            {
+                "name": h.name,
+                "address": str(h.address),
+                "port": 22,
+                "user": "root",
+                "key_file": str(dirs.ssh_key),
+            }
             for h in site.hosts
         ],
         "params": dump_params(params, reveal=True),
@@ -125,7 +132,9 @@ def ansible_files(site: SiteSpec, dirs: LabDirs, directory: Path) -> tuple[Path,
         "sshd_dropin": render.sshd_dropin(params.permit_root_login),
         "sysctl_conf": render.sysctl_conf(params.sysctl),
         "sysctl_live": live,
-        "journald_conf": render.journald_conf(params.journal_max_use_mib, params.journal_retention_days),
+        "journald_conf": render.journald_conf(
+            params.journal_max_use_mib, params.journal_retention_days
+        ),
     }
     vars_file = directory / f"base_vars-{len(site.hosts)}.json"
     vars_file.write_text(json.dumps(values))
@@ -145,15 +154,30 @@ def timed_ansible(inventory: Path, vars_file: Path) -> tuple[float, int]:
     env = {**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg")}
     started = time.monotonic()
     proc = subprocess.run(
-        [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(inventory), "-e", f"base_vars={vars_file}",
-         str(ANSIBLE / "base.yml")],
-        capture_output=True, text=True, env=env, timeout=1800, check=False,
+        [
+            str(ROOT / ".venv/bin/ansible-playbook"),
+            "-i",
+            str(inventory),
+            "-e",
+            f"base_vars={vars_file}",
+            str(ANSIBLE / "base.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+        check=False,
     )
     elapsed = time.monotonic() - started
     if proc.returncode != 0:
         raise RuntimeError(proc.stdout[-3000:] + proc.stderr[-2000:])
-    changed = sum(int(part.split("=")[1]) for line in proc.stdout.splitlines() if "changed=" in line
-                  for part in line.split() if part.startswith("changed="))
+    changed = sum(
+        int(part.split("=")[1])
+        for line in proc.stdout.splitlines()
+        if "changed=" in line
+        for part in line.split()
+        if part.startswith("changed=")
+    )
     return elapsed, changed
 
 
@@ -190,7 +214,9 @@ def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
     by = {r["hosts"]: r for r in rows}
     summary: dict[str, Any] = {}
     if 1 in by and 10 in by:
-        summary["reapply_10_over_1"] = round(by[10]["mlsite_reapply_s"] / by[1]["mlsite_reapply_s"], 2)
+        summary["reapply_10_over_1"] = round(
+            by[10]["mlsite_reapply_s"] / by[1]["mlsite_reapply_s"], 2
+        )
         summary["target_reapply_10_over_1_max"] = 1.5
     summary["ansible_over_mlsite_reapply"] = {
         str(r["hosts"]): round(r["ansible_reapply_s"] / r["mlsite_reapply_s"], 2) for r in rows
@@ -218,8 +244,12 @@ def markdown(data: dict[str, Any]) -> str:
             f"{r['ansible_reapply_s'] / r['mlsite_reapply_s']:.1f}x |"
         )
     s = data["summary"]
-    lines += ["", f"- re-apply 10 hosts / 1 host: {s.get('reapply_10_over_1', 'n/a')} (target <= 1.5)",
-              f"- Ansible / mlsite on re-apply: {s['ansible_over_mlsite_reapply']} (target >= 3)", ""]
+    lines += [
+        "",
+        f"- re-apply 10 hosts / 1 host: {s.get('reapply_10_over_1', 'n/a')} (target <= 1.5)",
+        f"- Ansible / mlsite on re-apply: {s['ansible_over_mlsite_reapply']} (target >= 3)",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -44,7 +44,9 @@ def host_pss_mib(name: str) -> float:
                 rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
             except OSError:
                 continue
-            total_kib += next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
+            total_kib += next(
+                (int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0
+            )
     return total_kib / 1024
 
 
@@ -79,11 +81,20 @@ def measure(dirs: LabDirs, count: int, case: str) -> dict[str, Any]:
 def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
     cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
         platform.processor(),
     )
     mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem_kib / 1024**2, 1), "kernel": platform.release()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kib / 1024**2, 1),
+        "kernel": platform.release(),
+    }
 
 
 def write_markdown(data: dict[str, Any], path: Path) -> None:
@@ -121,9 +132,15 @@ def run_cases(skip_uncached: bool) -> list[dict[str, Any]]:
         for count in (1, 10):
             cache = base / f"cache-{count}"
             if not skip_uncached:
-                results.append(measure(LabDirs(state=base / f"cold-{count}", cache=cache), count, "no cache"))
+                results.append(
+                    measure(LabDirs(state=base / f"cold-{count}", cache=cache), count, "no cache")
+                )
             else:
-                measure(LabDirs(state=base / f"prime-{count}", cache=cache), 1, "prime the cache (not recorded)")
+                measure(
+                    LabDirs(state=base / f"prime-{count}", cache=cache),
+                    1,
+                    "prime the cache (not recorded)",
+                )
             cached = LabDirs(state=base / f"cached-{count}", cache=cache)
             results.append(measure(cached, count, "tarball cached"))
             results.append(measure(cached, count, "warm"))
@@ -131,8 +148,12 @@ def run_cases(skip_uncached: bool) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--skip-uncached", action="store_true", help="Leave out the debootstrap runs.")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--skip-uncached", action="store_true", help="Leave out the debootstrap runs."
+    )
     args = parser.parse_args()
     # The lab's names and addresses are per machine: wait for lab test sessions to finish.
     session_lock = LabDirs.from_env().state.parent / "lab-test.lock"
@@ -140,7 +161,11 @@ def main() -> None:
     with session_lock.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         results = run_cases(args.skip_uncached)
-    data = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "machine": machine(), "results": results}
+    data = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "results": results,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "lab.json").write_text(json.dumps(data, indent=2) + "\n")
     write_markdown(data, RESULTS / "lab.md")

@@ -50,7 +50,9 @@ def distro() -> Distro:
     elif name == "ubuntu":
         family = "ubuntu"
     else:
-        raise UnsupportedDistribution(f"{host.name}: {name or 'unknown'} {major} (supported: {SUPPORTED})")
+        raise UnsupportedDistribution(
+            f"{host.name}: {name or 'unknown'} {major} (supported: {SUPPORTED})"
+        )
     codename = _CODENAMES.get((family, major))
     if codename is None:
         raise UnsupportedDistribution(f"{host.name}: {family} {major} (supported: {SUPPORTED})")

@@ -94,13 +94,13 @@ class DiskProbe(FactBase[DiskContents]):
 
     def command(self, path: str) -> str:
         return (
-            f"p={path}; d=$(readlink -f \"$p\"); "
-            "if [ ! -b \"$d\" ]; then echo missing; exit 0; fi; "
-            "echo \"device $d\"; "
-            "wipefs --no-act --noheadings --output TYPE,OFFSET \"$d\" | "
-            "while read -r t o; do echo \"sig $t@$o\"; done; "
-            "for s in /sys/class/block/$(basename \"$d\")/*/partition; do "
-            "[ -e \"$s\" ] && echo \"part $(basename $(dirname \"$s\"))\"; done; true"
+            f'p={path}; d=$(readlink -f "$p"); '
+            'if [ ! -b "$d" ]; then echo missing; exit 0; fi; '
+            'echo "device $d"; '
+            'wipefs --no-act --noheadings --output TYPE,OFFSET "$d" | '
+            'while read -r t o; do echo "sig $t@$o"; done; '
+            'for s in /sys/class/block/$(basename "$d")/*/partition; do '
+            '[ -e "$s" ] && echo "part $(basename $(dirname "$s"))"; done; true'
         )
 
     def process(self, output: list[str]) -> DiskContents:

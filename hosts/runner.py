@@ -101,9 +101,7 @@ def handle(text: str) -> tuple[RunResult, int]:
         handler.addFilter(redacting)
     hosts = execute(target_inventory(request.hosts), role.deploy, params, request.mode)
     hosts = {
-        name: result.model_copy(
-            update={"errors": tuple(redact(e, secrets) for e in result.errors)}
-        )
+        name: result.model_copy(update={"errors": tuple(redact(e, secrets) for e in result.errors)})
         for name, result in hosts.items()
     }
     ok = not any(result.errors for result in hosts.values())

@@ -75,7 +75,11 @@ class LabSession:
     ) -> subprocess.CompletedProcess[str]:
         """Run a shell command on a lab host over SSH; with `check`, fail on non-zero exit."""
         proc = subprocess.run(
-            self.ssh_command(host, command), capture_output=True, text=True, timeout=timeout, check=False
+            self.ssh_command(host, command),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         if check and proc.returncode != 0:
             raise AssertionError(

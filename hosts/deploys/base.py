@@ -132,7 +132,9 @@ def base(params: Params) -> None:
     server.timezone(name=f"Set the time zone to {params.timezone}", timezone=params.timezone)
 
     chrony = put_text(
-        "Configure chrony", "/etc/chrony/chrony.conf", render.chrony_conf(params.ntp_servers, family)
+        "Configure chrony",
+        "/etc/chrony/chrony.conf",
+        render.chrony_conf(params.ntp_servers, family),
     )
     systemd.service(
         name="Enable chrony" + (" and keep it running" if params.chrony_start else ""),
@@ -199,7 +201,8 @@ def _sysctl(params: Params) -> None:
 
 ROLE = RoleDeploy(name="base", deploy=base, params_model=Params, params_for=params_for)
 
-if "__name__" not in globals():  # run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/base.py
+# Run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/base.py
+if "__name__" not in globals():
     from hosts.cli import run_deploy_file
 
     run_deploy_file("base")

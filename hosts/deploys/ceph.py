@@ -209,9 +209,8 @@ ROLE = RoleDeploy(
     name="ceph", deploy=ceph, params_model=Params, params_for=params_for, applies_to=is_ceph_host
 )
 
-if (
-    "__name__" not in globals()
-):  # run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/ceph.py
+# Run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/ceph.py
+if "__name__" not in globals():
     from hosts.cli import run_deploy_file
 
     run_deploy_file("ceph")

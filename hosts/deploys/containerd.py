@@ -71,7 +71,10 @@ def params_for(site: SiteSpec, hosts: tuple[Host, ...]) -> Params:
         nvidia_runtime=nvidia,
         registry_endpoint=f"https://{name}:{registry.port}",
         mirrors=tuple(
-            Mirror(upstream=urlsplit(str(c.upstream)).hostname or c.name, endpoint=f"https://{name}:{c.port}")
+            Mirror(
+                upstream=urlsplit(str(c.upstream)).hostname or c.name,
+                endpoint=f"https://{name}:{c.port}",
+            )
             for c in registry.caches
         ),
         username=puller.name if password is not None else None,
@@ -103,7 +106,11 @@ def containerd(params: Params) -> None:
             f"Use the site registry {server_host} (hosts.toml)",
             f"{render.CERTS_D}/{server_host}/hosts.toml",
             render.hosts_toml(
-                params.registry_endpoint, params.registry_endpoint, ca_path, params.username, password
+                params.registry_endpoint,
+                params.registry_endpoint,
+                ca_path,
+                params.username,
+                password,
             ),
             "600",
         )
@@ -112,7 +119,9 @@ def containerd(params: Params) -> None:
         put_text(
             f"Mirror {mirror.upstream} through {mirror.endpoint}",
             f"{render.CERTS_D}/{mirror.upstream}/hosts.toml",
-            render.hosts_toml(f"https://{mirror.upstream}", mirror.endpoint, ca_path, params.username, password),
+            render.hosts_toml(
+                f"https://{mirror.upstream}", mirror.endpoint, ca_path, params.username, password
+            ),
             "600",
         )
     systemd.service(
@@ -126,7 +135,8 @@ def containerd(params: Params) -> None:
 
 ROLE = RoleDeploy(name="containerd", deploy=containerd, params_model=Params, params_for=params_for)
 
-if "__name__" not in globals():  # run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/containerd.py
+# Run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/containerd.py
+if "__name__" not in globals():
     from hosts.cli import run_deploy_file
 
     run_deploy_file("containerd")

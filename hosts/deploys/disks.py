@@ -46,8 +46,7 @@ def params_for(site: SiteSpec, hosts: tuple[Host, ...]) -> Params:
     """The disks parameters of ``hosts`` (pure)."""
     return Params(
         hosts={
-            h.name: tuple(DiskConf(id=d.id, use=d.use, wipe=d.wipe) for d in h.disks)
-            for h in hosts
+            h.name: tuple(DiskConf(id=d.id, use=d.use, wipe=d.wipe) for d in h.disks) for h in hosts
         }
     )
 
@@ -90,7 +89,8 @@ def disks(params: Params) -> None:
 
 ROLE = RoleDeploy(name="disks", deploy=disks, params_model=Params, params_for=params_for)
 
-if "__name__" not in globals():  # run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/disks.py
+# Run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/disks.py
+if "__name__" not in globals():
     from hosts.cli import run_deploy_file
 
     run_deploy_file("disks")

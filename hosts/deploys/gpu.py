@@ -137,7 +137,8 @@ ROLE = RoleDeploy(
     applies_to=lambda h: bool(h.gpus),
 )
 
-if "__name__" not in globals():  # run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/gpu.py
+# Run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/gpu.py
+if "__name__" not in globals():
     from hosts.cli import run_deploy_file
 
     run_deploy_file("gpu")

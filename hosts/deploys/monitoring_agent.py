@@ -68,7 +68,9 @@ def monitoring_agent(params: Params) -> None:
     )
     if not gpu:
         return
-    unit = put_text("Install the DCGM exporter unit", DCGM_UNIT, dcgm_unit(params.dcgm_exporter_image))
+    unit = put_text(
+        "Install the DCGM exporter unit", DCGM_UNIT, dcgm_unit(params.dcgm_exporter_image)
+    )
     systemd.service(
         name=f"Keep the DCGM exporter running (:{DCGM_EXPORTER_PORT})",
         service="mlsite-dcgm-exporter",
@@ -83,7 +85,8 @@ ROLE = RoleDeploy(
     name="monitoring_agent", deploy=monitoring_agent, params_model=Params, params_for=params_for
 )
 
-if "__name__" not in globals():  # run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/monitoring_agent.py
+# Run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/monitoring_agent.py
+if "__name__" not in globals():
     from hosts.cli import run_deploy_file
 
     run_deploy_file("monitoring_agent")

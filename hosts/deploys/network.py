@@ -149,7 +149,8 @@ def _check_answers(net: HostNetwork) -> None:
 
 ROLE = RoleDeploy(name="network", deploy=network, params_model=Params, params_for=params_for)
 
-if "__name__" not in globals():  # run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/network.py
+# Run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/network.py
+if "__name__" not in globals():
     from hosts.cli import run_deploy_file
 
     run_deploy_file("network")

@@ -389,9 +389,8 @@ ROLE = RoleDeploy(
     applies_to=lambda h: any(r.value == "registry" for r in h.roles),
 )
 
-if (
-    "__name__" not in globals()
-):  # run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/registry.py
+# Run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/registry.py
+if "__name__" not in globals():
     from hosts.cli import run_deploy_file
 
     run_deploy_file("registry")

@@ -19,22 +19,26 @@ def chrony_conf(servers: Iterable[str], family: Literal["debian", "ubuntu"]) -> 
     if not sources:
         pool = "2.debian.pool.ntp.org" if family == "debian" else "ntp.ubuntu.com"
         sources = [f"pool {pool} iburst maxsources 4"]
-    return HEADER + "\n".join(
-        [
-            *sources,
-            "sourcedir /run/chrony-dhcp",
-            "sourcedir /etc/chrony/sources.d",
-            "confdir /etc/chrony/conf.d",
-            "keyfile /etc/chrony/chrony.keys",
-            "driftfile /var/lib/chrony/chrony.drift",
-            "ntsdumpdir /var/lib/chrony",
-            "logdir /var/log/chrony",
-            "maxupdateskew 100.0",
-            "rtcsync",
-            "makestep 1 3",
-            "leapsectz right/UTC",
-        ]
-    ) + "\n"
+    return (
+        HEADER
+        + "\n".join(
+            [
+                *sources,
+                "sourcedir /run/chrony-dhcp",
+                "sourcedir /etc/chrony/sources.d",
+                "confdir /etc/chrony/conf.d",
+                "keyfile /etc/chrony/chrony.keys",
+                "driftfile /var/lib/chrony/chrony.drift",
+                "ntsdumpdir /var/lib/chrony",
+                "logdir /var/log/chrony",
+                "maxupdateskew 100.0",
+                "rtcsync",
+                "makestep 1 3",
+                "leapsectz right/UTC",
+            ]
+        )
+        + "\n"
+    )
 
 
 def sudoers(nopasswd: Iterable[str]) -> str:
@@ -54,35 +58,43 @@ def sudoers(nopasswd: Iterable[str]) -> str:
 def sshd_dropin(permit_root_login: Literal["no", "prohibit-password"]) -> str:
     """sshd hardening. Loaded first (00-), and sshd keeps the first value it reads, so it
     wins over distribution drop-ins such as Ubuntu cloud images' 50-cloud-init.conf."""
-    return HEADER + "\n".join(
-        [
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "PermitEmptyPasswords no",
-            "PubkeyAuthentication yes",
-            f"PermitRootLogin {permit_root_login}",
-            "X11Forwarding no",
-            "MaxAuthTries 4",
-            "LoginGraceTime 30",
-            "ClientAliveInterval 60",
-            "ClientAliveCountMax 5",
-        ]
-    ) + "\n"
+    return (
+        HEADER
+        + "\n".join(
+            [
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "PermitEmptyPasswords no",
+                "PubkeyAuthentication yes",
+                f"PermitRootLogin {permit_root_login}",
+                "X11Forwarding no",
+                "MaxAuthTries 4",
+                "LoginGraceTime 30",
+                "ClientAliveInterval 60",
+                "ClientAliveCountMax 5",
+            ]
+        )
+        + "\n"
+    )
 
 
 def journald_conf(max_use_mib: int, retention_days: int) -> str:
     """journald limits so logs never fill a host's disk."""
-    return HEADER + "\n".join(
-        [
-            "[Journal]",
-            "Storage=persistent",
-            f"SystemMaxUse={max_use_mib}M",
-            f"SystemKeepFree={max_use_mib}M",
-            f"MaxRetentionSec={retention_days}day",
-            "RateLimitIntervalSec=30s",
-            "RateLimitBurst=10000",
-        ]
-    ) + "\n"
+    return (
+        HEADER
+        + "\n".join(
+            [
+                "[Journal]",
+                "Storage=persistent",
+                f"SystemMaxUse={max_use_mib}M",
+                f"SystemKeepFree={max_use_mib}M",
+                f"MaxRetentionSec={retention_days}day",
+                "RateLimitIntervalSec=30s",
+                "RateLimitBurst=10000",
+            ]
+        )
+        + "\n"
+    )
 
 
 def sysctl_conf(values: Mapping[str, str]) -> str:

@@ -78,7 +78,11 @@ def ifupdown(net: HostNetwork) -> str:
             out.append(f"    address {net.address}/{net.prefix}")
     for bond in net.bonds:
         static = bond.name == net.management_interface
-        out += ["", f"auto {bond.name}", f"iface {bond.name} inet {'static' if static else 'manual'}"]
+        out += [
+            "",
+            f"auto {bond.name}",
+            f"iface {bond.name} inet {'static' if static else 'manual'}",
+        ]
         if static:
             out.append(f"    address {net.address}/{net.prefix}")
         out += [

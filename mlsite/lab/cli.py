@@ -52,11 +52,16 @@ def load_plan(stack: str, file: Path | None) -> LabPlan:
 
 @app.command()
 def up(
-    stack: Annotated[str, typer.Option(help="Stack whose hosts to bring up (stacks/Pulumi.<stack>.yaml).")] = "lab",
+    stack: Annotated[
+        str, typer.Option(help="Stack whose hosts to bring up (stacks/Pulumi.<stack>.yaml).")
+    ] = "lab",
     file: Annotated[
-        Path | None, typer.Option(help="A stack file to use instead of --stack.", exists=True, dir_okay=False)
+        Path | None,
+        typer.Option(help="A stack file to use instead of --stack.", exists=True, dir_okay=False),
     ] = None,
-    boot_timeout: Annotated[float, typer.Option(help="Seconds to wait for every host to be SSH-ready.")] = 60,
+    boot_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for every host to be SSH-ready.")
+    ] = 60,
 ) -> None:
     """Bring every host of the stack up, SSH-ready (idempotent: running hosts stay as they are)."""
     with _errors():
@@ -69,13 +74,19 @@ def up(
 @app.command()
 def down(
     purge: Annotated[
-        bool, typer.Option(help="Also delete the SSH key, apt cache and unpacked rootfs (the rootfs tarball stays).")
+        bool,
+        typer.Option(
+            help="Also delete the SSH key, apt cache and unpacked rootfs (the rootfs tarball stays)."
+        ),
     ] = False,
 ) -> None:
     """Remove every host, namespace, link, process, mount and loop device of the lab."""
     with _errors():
         removed = Lab().down(purge=purge)
-        typer.echo(f"lab down: removed {len(removed)} object(s)" + (f": {', '.join(removed)}" if removed else ""))
+        typer.echo(
+            f"lab down: removed {len(removed)} object(s)"
+            + (f": {', '.join(removed)}" if removed else "")
+        )
 
 
 @app.command()
@@ -96,7 +107,9 @@ def status(
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def ssh(
     host: HostArg,
-    command: Annotated[list[str] | None, typer.Argument(help="Command to run on the host (after --).")] = None,
+    command: Annotated[
+        list[str] | None, typer.Argument(help="Command to run on the host (after --).")
+    ] = None,
 ) -> None:
     """Log in to a lab host with the lab's key, or run a command there: `lab ssh lab-1 -- uptime`."""
     with _errors():
@@ -116,7 +129,9 @@ def crash(host: HostArg) -> None:
 @app.command()
 def start(
     host: HostArg,
-    boot_timeout: Annotated[float, typer.Option(help="Seconds to wait for the host to be SSH-ready.")] = 60,
+    boot_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the host to be SSH-ready.")
+    ] = 60,
 ) -> None:
     """Power a crashed host on again; its files are as the crash left them."""
     with _errors():
@@ -146,7 +161,8 @@ def partition(
 @app.command()
 def heal(
     host: Annotated[
-        str | None, typer.Argument(help="Host whose cut and partitions to undo. Default: heal everything.")
+        str | None,
+        typer.Argument(help="Host whose cut and partitions to undo. Default: heal everything."),
     ] = None,
 ) -> None:
     """Undo `cut` and `partition` for one host, or for the whole lab."""
@@ -160,11 +176,16 @@ def _print_status(current: LabStatus) -> None:
         typer.echo(f"no lab is up (state dir {current.state_dir})")
         return
     typer.echo(f"lab {current.site!r} on {current.network}, state dir {current.state_dir}")
-    typer.echo(f"  apt proxy: {'running' if current.proxy_running else 'stopped'}; "
-               f"fence daemon: {'running' if current.fence_running else 'stopped'}")
+    typer.echo(
+        f"  apt proxy: {'running' if current.proxy_running else 'stopped'}; "
+        f"fence daemon: {'running' if current.fence_running else 'stopped'}"
+    )
     for h in current.hosts:
         power = f"running (pid {h.pid})" if h.running else "off"
         disks = ", ".join(f"{path} -> {dev or '?'}" for path, dev in h.disks.items())
-        typer.echo(f"  {h.name:<12} {h.address:<15} {power:<22} link {h.link}" + (f"  disks: {disks}" if disks else ""))
+        typer.echo(
+            f"  {h.name:<12} {h.address:<15} {power:<22} link {h.link}"
+            + (f"  disks: {disks}" if disks else "")
+        )
     for a, b in current.partitions:
         typer.echo(f"  partition: {a} <-/-> {b}")

@@ -17,8 +17,26 @@ import urllib.error
 import urllib.request
 
 CONF = "/etc/mlsite-lab/fence.conf"
-ACTIONS = ("on", "off", "reboot", "status", "monitor", "list", "list-status", "metadata", "validate-all")
-ALIASES = {"o": "action", "n": "plug", "port": "plug", "a": "ipaddr", "ip": "ipaddr", "p": "password", "token": "password"}
+ACTIONS = (
+    "on",
+    "off",
+    "reboot",
+    "status",
+    "monitor",
+    "list",
+    "list-status",
+    "metadata",
+    "validate-all",
+)
+ALIASES = {
+    "o": "action",
+    "n": "plug",
+    "port": "plug",
+    "a": "ipaddr",
+    "ip": "ipaddr",
+    "p": "password",
+    "token": "password",
+}
 
 METADATA = """<?xml version="1.0" ?>
 <resource-agent name="fence_mlsite_lab" shortdesc="Fence agent for mlsite lab hosts">
@@ -110,7 +128,9 @@ def call(url: str, token: str, action: str, plug: str) -> dict[str, object]:
     """Send one request to the fence daemon."""
     body = json.dumps({"action": action, "plug": plug}).encode()
     request = urllib.request.Request(
-        url, data=body, method="POST",
+        url,
+        data=body,
+        method="POST",
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     try:
@@ -137,7 +157,10 @@ def main(argv: list[str], stdin_text: str) -> int:
     url = options.get("ipaddr") or conf.get("url", "")
     token = options.get("password") or conf.get("token", "")
     if not url or not token:
-        print(f"Failed: no fence daemon URL/token (options ipaddr/password or {CONF})", file=sys.stderr)
+        print(
+            f"Failed: no fence daemon URL/token (options ipaddr/password or {CONF})",
+            file=sys.stderr,
+        )
         return 1
     plug = options.get("plug") or options.get("nodename", "")
     try:
@@ -164,7 +187,11 @@ def main(argv: list[str], stdin_text: str) -> int:
     if power != wanted:
         print(f"Failed: {plug} is {power} after {action}", file=sys.stderr)
         return 1
-    print(f"Success: {plug} powered {wanted.upper()}" if action != "reboot" else f"Success: Rebooted {plug}")
+    print(
+        f"Success: {plug} powered {wanted.upper()}"
+        if action != "reboot"
+        else f"Success: Rebooted {plug}"
+    )
     return 0
 
 

@@ -50,7 +50,9 @@ def make_handler(lab: Lab, token: str) -> type[BaseHTTPRequestHandler]:
                 request = json.loads(self.rfile.read(length) or b"{}")
                 if not isinstance(request, dict):
                     raise ValueError("expected a JSON object")
-                status, body = fence(lab, str(request.get("action", "")), str(request.get("plug", "")))
+                status, body = fence(
+                    lab, str(request.get("action", "")), str(request.get("plug", ""))
+                )
             except LabError as exc:
                 status, body = 404, {"error": str(exc)}
             except ValueError as exc:

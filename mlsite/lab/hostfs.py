@@ -35,7 +35,11 @@ def _write(root: Path, rel: str, text: str, mode: int = 0o644) -> None:
 
 
 def _hosts_file(plan: LabPlan, host: LabHost) -> str:
-    lines = ["127.0.0.1\tlocalhost", f"127.0.1.1\t{host.name}-loopback", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    lines = [
+        "127.0.0.1\tlocalhost",
+        f"127.0.1.1\t{host.name}-loopback",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+    ]
     lines += [f"{h.address}\t{h.name}" for h in plan.hosts]
     lines.append(f"{plan.gateway}\tlab-gateway")
     return "\n".join(lines) + "\n"

@@ -116,10 +116,20 @@ class Lab:
         for host in plan.hosts if plan else ():
             pid = _pid(state, f"host:{host.name}")
             running = machine.is_running(pid)
-            link = "cut" if host.name in state.cut else ("up" if running and net.link_is_up(host) else "down")
+            link = (
+                "cut"
+                if host.name in state.cut
+                else ("up" if running and net.link_is_up(host) else "down")
+            )
             layout = HostLayout(self.dirs, host)
-            devices = {d.path: state.loops.get(str(layout.disk_image(d.slug)), "") for d in host.disks}
-            hosts.append(HostStatus(host.name, str(host.address), running, pid if running else 0, link, devices))
+            devices = {
+                d.path: state.loops.get(str(layout.disk_image(d.slug)), "") for d in host.disks
+            }
+            hosts.append(
+                HostStatus(
+                    host.name, str(host.address), running, pid if running else 0, link, devices
+                )
+            )
         return LabStatus(
             state_dir=self.dirs.state,
             up=any(h.running for h in hosts),
@@ -162,7 +172,9 @@ class Lab:
             plan = self._plan(book)
             self._prepare_host(book, plan, host, rootfs.ensure_base(self.dirs))
             self._power_on(book, host)
-            machine.wait_ssh([host], boot_timeout_s, {host.name: _pid(book.state, f"host:{host.name}")})
+            machine.wait_ssh(
+                [host], boot_timeout_s, {host.name: _pid(book.state, f"host:{host.name}")}
+            )
 
     def cut(self, name: str) -> None:
         """Pull the host's cable: its link goes down until `heal`."""
@@ -271,10 +283,15 @@ class Lab:
         if procs.is_alive(_pid(book.state, "fence-daemon")):
             return
         args = [
-            sys.executable, "-m", "mlsite.lab.fenced",
-            "--state-dir", str(self.dirs.state),
-            "--listen", str(plan.gateway),
-            "--port", str(FENCE_PORT),
+            sys.executable,
+            "-m",
+            "mlsite.lab.fenced",
+            "--state-dir",
+            str(self.dirs.state),
+            "--listen",
+            str(plan.gateway),
+            "--port",
+            str(FENCE_PORT),
         ]
         pid = procs.spawn(args, self.dirs.run / "fence-daemon.log")
         book.record(Resource("process", "fence-daemon", str(pid)))

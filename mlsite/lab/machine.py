@@ -139,7 +139,9 @@ def wait_ssh(hosts: list[LabHost], timeout_s: float, pids: dict[str, int]) -> No
         if not waiting:
             return
         if time.monotonic() > deadline:
-            raise LabError(f"lab host(s) {', '.join(sorted(waiting))} not SSH-ready after {timeout_s:.0f} s")
+            raise LabError(
+                f"lab host(s) {', '.join(sorted(waiting))} not SSH-ready after {timeout_s:.0f} s"
+            )
         time.sleep(0.1)
 
 

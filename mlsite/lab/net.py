@@ -65,7 +65,9 @@ def netns_exists(name: str) -> bool:
 
 def lab_links() -> list[str]:
     """Every interface in the root namespace whose name has the lab prefix."""
-    return [str(link["ifname"]) for link in _links() if str(link.get("ifname", "")).startswith(PREFIX)]
+    return [
+        str(link["ifname"]) for link in _links() if str(link.get("ifname", "")).startswith(PREFIX)
+    ]
 
 
 def lab_netns() -> list[str]:
@@ -110,7 +112,21 @@ def ensure_host_net(plan: LabPlan, host: LabHost) -> None:
     if not netns_exists(host.netns):
         run(["ip", "netns", "add", host.netns])
     if not link_exists(host.veth):
-        run(["ip", "link", "add", host.veth, "type", "veth", "peer", "name", "eth0", "netns", host.netns])
+        run(
+            [
+                "ip",
+                "link",
+                "add",
+                host.veth,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                host.netns,
+            ]
+        )
     run(["ip", "-n", host.netns, "link", "set", "lo", "up"])
     run(["ip", "-n", host.netns, "link", "set", "eth0", "address", host.mac])
     run(["ip", "link", "set", host.veth, "master", BRIDGE])

@@ -52,7 +52,9 @@ def write_config(dirs: LabDirs, plan: LabPlan) -> Path:
 def start(dirs: LabDirs, plan: LabPlan) -> int:
     """Start apt-cacher-ng; return its process id once it accepts connections."""
     conf = write_config(dirs, plan)
-    pid = procs.spawn(["apt-cacher-ng", "-c", str(conf), "ForeGround=1"], dirs.run / "apt-cacher-ng.out")
+    pid = procs.spawn(
+        ["apt-cacher-ng", "-c", str(conf), "ForeGround=1"], dirs.run / "apt-cacher-ng.out"
+    )
     wait_listening(str(plan.gateway), APT_PROXY_PORT, pid, "apt-cacher-ng")
     return pid
 
@@ -66,6 +68,8 @@ def wait_listening(address: str, port: int, pid: int, what: str, timeout_s: floa
                 return
         except OSError:
             if not procs.is_alive(pid):
-                raise LabError(f"{what} exited at start; see its log in the lab state dir") from None
+                raise LabError(
+                    f"{what} exited at start; see its log in the lab state dir"
+                ) from None
             time.sleep(0.05)
     raise LabError(f"{what} does not listen on {address}:{port} after {timeout_s:.0f} s")

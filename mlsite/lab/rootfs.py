@@ -80,7 +80,19 @@ def build_tarball(dirs: LabDirs) -> Path:
         )
         _strip_identity(build)
         partial = tarball.with_suffix(".partial")
-        run(["tar", "--zstd", "--numeric-owner", "--xattrs", "-C", str(build), "-cf", str(partial), "."])
+        run(
+            [
+                "tar",
+                "--zstd",
+                "--numeric-owner",
+                "--xattrs",
+                "-C",
+                str(build),
+                "-cf",
+                str(partial),
+                ".",
+            ]
+        )
         partial.rename(tarball)
     finally:
         shutil.rmtree(build, ignore_errors=True)

@@ -13,7 +13,20 @@ def ensure_key(dirs: LabDirs) -> Path:
     """The lab's private key, generated on first use (the public key sits beside it)."""
     dirs.ssh_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not dirs.ssh_key.exists():
-        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "mlsite-lab", "-f", str(dirs.ssh_key)])
+        run(
+            [
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "mlsite-lab",
+                "-f",
+                str(dirs.ssh_key),
+            ]
+        )
     return dirs.ssh_key
 
 
@@ -43,13 +56,20 @@ def ssh_args(dirs: LabDirs, host: LabHost, *, batch: bool = True) -> list[str]:
     """The `ssh` command line (without the remote command) that logs in to a lab host."""
     args = [
         "ssh",
-        "-i", str(dirs.ssh_key),
-        "-p", str(host.ssh_port),
-        "-o", f"UserKnownHostsFile={dirs.known_hosts}",
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", "IdentitiesOnly=yes",
-        "-o", "ConnectTimeout=5",
-        "-o", "LogLevel=ERROR",
+        "-i",
+        str(dirs.ssh_key),
+        "-p",
+        str(host.ssh_port),
+        "-o",
+        f"UserKnownHostsFile={dirs.known_hosts}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "ConnectTimeout=5",
+        "-o",
+        "LogLevel=ERROR",
     ]
     if batch:
         args += ["-o", "BatchMode=yes"]

@@ -19,7 +19,11 @@ CASES = ROOT / "tests" / "spec" / "cases"
 
 def _mlsite(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mlsite.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "mlsite.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -42,7 +46,9 @@ def test_every_command_and_option_has_help() -> None:
             if param.param_type_name == "option" and param.name != "help":
                 assert (param.help or "").strip(), f"`{path}` option {param.opts} has no help text"
             if param.param_type_name == "argument":
-                assert getattr(param, "help", ""), f"`{path}` argument {param.name} has no help text"
+                assert getattr(param, "help", ""), (
+                    f"`{path}` argument {param.name} has no help text"
+                )
 
 
 @pytest.mark.parametrize("stack", ["akiba", "shiva", "lab", "example"])

@@ -14,7 +14,9 @@ from mlsite.spec import load_stack
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_lab_secrets_are_generated_once_kept_private_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lab_secrets_are_generated_once_kept_private_and_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     site = load_stack("lab", ROOT).site
     names = sorted({str(s.env) for s in env_secrets(site)})
     assert "MLSITE_LAB_REGISTRY_PUSH_PASSWORD" in names
@@ -31,7 +33,9 @@ def test_lab_secrets_are_generated_once_kept_private_and_reused(tmp_path: Path, 
     assert len(set(first.values())) == len(names)
 
 
-def test_secrets_already_in_the_environment_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secrets_already_in_the_environment_win(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     site = load_stack("lab", ROOT).site
     for s in env_secrets(site):
         monkeypatch.setenv(str(s.env), "from-env")

@@ -78,7 +78,9 @@ FactValue = Any | Callable[..., Any]
 
 
 def _fake_get_fact(table: dict[str, FactValue]) -> Callable[..., Any]:
-    def get_fact(state: Any, host: Any, cls: Any, args: Any = None, kwargs: Any = None, **_: Any) -> Any:
+    def get_fact(
+        state: Any, host: Any, cls: Any, args: Any = None, kwargs: Any = None, **_: Any
+    ) -> Any:
         name = cls.__name__
         if name in table:
             value = table[name]
@@ -120,9 +122,12 @@ def plan(
     data: dict[str, Any] | None = None,
 ) -> Plan:
     """The operations ``deploy(params)`` plans on a host with ``facts``."""
-    with _state(host_name, data or {}) as (state, host), mock.patch(
-        "pyinfra.api.host.get_fact", _fake_get_fact(facts)
-    ), ctx_state.use(state), ctx_host.use(host):
+    with (
+        _state(host_name, data or {}) as (state, host),
+        mock.patch("pyinfra.api.host.get_fact", _fake_get_fact(facts)),
+        ctx_state.use(state),
+        ctx_host.use(host),
+    ):
         error: Exception | None = None
         try:
             deploy(params)

@@ -64,18 +64,27 @@ def test_sshd_is_not_reloaded_when_the_dropin_is_in_place(lab_site: SiteSpec) ->
     dropin = render.sshd_dropin(params.permit_root_login)
 
     def file_fact(path: str) -> object:
-        return {"mode": 644, "user": "root", "group": "root", "size": len(dropin)} if path == base.SSHD_DROPIN else None
+        return (
+            {"mode": 644, "user": "root", "group": "root", "size": len(dropin)}
+            if path == base.SSHD_DROPIN
+            else None
+        )
 
     def sha1(path: str) -> str | None:
         return hashlib.sha1(dropin.encode()).hexdigest() if path == base.SSHD_DROPIN else None
 
-    p = plan(base.base, params, {
+    p = plan(
+        base.base,
+        params,
+        {
             "LinuxDistribution": DEBIAN_12,
             "File": file_fact,
             "Sha1File": sha1,
             "Directory": lambda path: (
                 {"mode": 755, "user": "root", "group": "root"} if path.endswith(".d") else None
             ),
-        }, "lab-1")
+        },
+        "lab-1",
+    )
     assert not p.op("base | Harden sshd").commands
     assert not p.has("base | Check and reload sshd")

@@ -29,7 +29,7 @@ def test_gpu_host_gets_the_nvidia_runtime_and_registry_with_credentials() -> Non
     assert 'default_runtime_name = "nvidia"' in config and "nvidia-container-runtime" in config
     hosts_toml = p.upload("/etc/containerd/certs.d/reg.site.test:5000/hosts.toml")
     assert 'ca = "/usr/local/share/ca-certificates/mlsite-site-ca.crt"' in hosts_toml
-    assert "Authorization = \"Basic bm9kZXM6cHVsbC1wYXNzLTEyMw==\"" in hosts_toml
+    assert 'Authorization = "Basic bm9kZXM6cHVsbC1wYXNzLTEyMw=="' in hosts_toml
     assert "reg.site.test:5001" in p.upload("/etc/containerd/certs.d/docker.io/hosts.toml")
     assert "update-ca-certificates" in p.all_commands
     assert "pull-pass-123" not in p.all_commands  # only inside uploaded files
@@ -50,19 +50,31 @@ def test_secrets_are_masked_unless_revealed() -> None:
 
 
 def test_gpu_exporter_only_on_gpu_hosts() -> None:
-    params = monitoring_agent.Params(gpu_exporter={"h1": True, "h2": False}, dcgm_exporter_image="img:1")
-    gpu_plan = plan(monitoring_agent.monitoring_agent, params, {"LinuxDistribution": DEBIAN_12}, "h1")
+    params = monitoring_agent.Params(
+        gpu_exporter={"h1": True, "h2": False}, dcgm_exporter_image="img:1"
+    )
+    gpu_plan = plan(
+        monitoring_agent.monitoring_agent, params, {"LinuxDistribution": DEBIAN_12}, "h1"
+    )
     assert "ctr run" in gpu_plan.upload(monitoring_agent.DCGM_UNIT)
-    cpu_plan = plan(monitoring_agent.monitoring_agent, params, {"LinuxDistribution": DEBIAN_12}, "h2")
+    cpu_plan = plan(
+        monitoring_agent.monitoring_agent, params, {"LinuxDistribution": DEBIAN_12}, "h2"
+    )
     assert not cpu_plan.has("monitoring_agent | Install the DCGM")
     assert "prometheus-node-exporter" in cpu_plan.all_commands
 
 
-def test_site_secrets_inside_params_are_found_for_redaction(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_site_secrets_inside_params_are_found_for_redaction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from mlsite.spec import Secret
 
     monkeypatch.setenv("REG_PW", "env-pass-456")
-    carried = {"user": "ci", "password": Secret(env="REG_PW"), "unset": Secret(env="NOT_SET_ANYWHERE")}
+    carried = {
+        "user": "ci",
+        "password": Secret(env="REG_PW"),
+        "unset": Secret(env="NOT_SET_ANYWHERE"),
+    }
     assert secret_values(carried) == {"env-pass-456"}
     runtime = Secret.model_validate("runtime-pass-789", context={"plaintext_secrets": True})
     assert secret_values([runtime]) == {"runtime-pass-789"}

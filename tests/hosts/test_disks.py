@@ -35,7 +35,10 @@ def test_wipes_an_allowed_disk_and_its_partitions() -> None:
     contents = DiskContents("", "/dev/sdb", ("gpt@0x200",), ("sdb1",))
     p = plan(disks.disks, _params("allowed"), _facts(contents))
     assert p.error is None
-    assert p.op("disks | Wipe").commands[:2] == ["wipefs --all --force /dev/sdb1", "wipefs --all --force /dev/sdb"]
+    assert p.op("disks | Wipe").commands[:2] == [
+        "wipefs --all --force /dev/sdb1",
+        "wipefs --all --force /dev/sdb",
+    ]
 
 
 def test_an_empty_disk_needs_nothing() -> None:

@@ -13,14 +13,20 @@ from tests.hosts.fakehost import DEBIAN_12, UBUNTU_22, UBUNTU_24, plan
 
 
 def _gpu_site(site: SiteSpec) -> tuple[SiteSpec, gpu.Params]:
-    hosts = (site.hosts[0].model_copy(update={"gpus": (Gpu(model="NVIDIA GeForce GTX 1080", count=2),)}),)
+    hosts = (
+        site.hosts[0].model_copy(update={"gpus": (Gpu(model="NVIDIA GeForce GTX 1080", count=2),)}),
+    )
     return site, gpu.params_for(site, hosts)
 
 
 def test_parses_recorded_nvidia_smi_output() -> None:
     gpus = parse_nvidia_smi_csv((DATA / "nvidia-smi-2x1080.csv").read_text().splitlines())
     assert [g.name for g in gpus] == ["NVIDIA GeForce GTX 1080"] * 2
-    assert gpus[1].memory_mib == 8192 and gpus[0].persistence_mode and gpus[0].driver_version == "550.127.05"
+    assert (
+        gpus[1].memory_mib == 8192
+        and gpus[0].persistence_mode
+        and gpus[0].driver_version == "550.127.05"
+    )
 
 
 def test_parses_output_with_header_and_units() -> None:
@@ -39,7 +45,10 @@ def test_debian_installs_pinned_driver_and_toolkit(lab_site: SiteSpec) -> None:
     assert p.error is None
     assert "/debian12/x86_64/cuda-keyring_1.1-1_all.deb" in p.all_commands
     driver = p.op("gpu | Install the NVIDIA driver")
-    assert f"cuda-drivers-{pin('nvidia', 'driver_branch')}" in driver.text and "linux-headers-amd64" in driver.text
+    assert (
+        f"cuda-drivers-{pin('nvidia', 'driver_branch')}" in driver.text
+        and "linux-headers-amd64" in driver.text
+    )
     toolkit = p.op("gpu | Install the NVIDIA container toolkit")
     assert f"nvidia-container-toolkit={pin('nvidia', 'container_toolkit')}-1" in toolkit.text
     assert f"Pin: version {pin('nvidia', 'driver')}-*" in p.upload(gpu.PREFERENCES)

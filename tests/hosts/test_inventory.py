@@ -27,7 +27,14 @@ def test_groups_by_role_and_typed_data(lab_site: SiteSpec) -> None:
 
 
 def test_registry_lists_every_role_of_this_issue() -> None:
-    assert set(role_names()) >= {"base", "network", "disks", "gpu", "containerd", "monitoring_agent"}
+    assert set(role_names()) >= {
+        "base",
+        "network",
+        "disks",
+        "gpu",
+        "containerd",
+        "monitoring_agent",
+    }
     for name in role_names():
         role = get_role(name)
         assert role.params_model.model_config.get("frozen") is True
@@ -39,7 +46,11 @@ def test_pyinfra_cli_loads_the_inventory(tmp_path: Path) -> None:
     proc = subprocess.run(
         [str(ROOT / ".venv/bin/pyinfra"), str(ROOT / "hosts/inventory.py"), "debug-inventory"],
         cwd=tmp_path,
-        env={**os.environ, "MLSITE_STACK": str(ROOT / "stacks/Pulumi.lab.yaml"), "MLSITE_SSH_KEY": "/k"},
+        env={
+            **os.environ,
+            "MLSITE_STACK": str(ROOT / "stacks/Pulumi.lab.yaml"),
+            "MLSITE_SSH_KEY": "/k",
+        },
         capture_output=True,
         text=True,
         timeout=120,

@@ -40,8 +40,13 @@ def _request(lab: LabSession, role: str, mode: str, params: Any = None) -> dict[
         "mode": mode,
         "role": role,
         "hosts": [
-            {"name": h.name, "address": h.address, "port": lab.ssh_port, "user": lab.ssh_user,
-             "key_file": str(lab.ssh_key)}
+            {
+                "name": h.name,
+                "address": h.address,
+                "port": lab.ssh_port,
+                "user": lab.ssh_user,
+                "key_file": str(lab.ssh_key),
+            }
             for h in lab.hosts
         ],
         "params": dump_params(params, reveal=True),
@@ -77,7 +82,9 @@ def test_base_layer_took_effect(converged: LabSession) -> None:
         sshd = lab.run(host.name, "sshd -T").stdout
         assert "passwordauthentication no" in sshd and "permitrootlogin without-password" in sshd
         assert lab.run(host.name, "id -u alice").stdout.strip() == "2001"
-        assert "10.77.0.13 lab-3.lab.mlsite.test lab-3" in lab.run(host.name, "cat /etc/hosts").stdout
+        assert (
+            "10.77.0.13 lab-3.lab.mlsite.test lab-3" in lab.run(host.name, "cat /etc/hosts").stdout
+        )
         assert lab.run(host.name, "readlink /etc/localtime").stdout.strip().endswith("Asia/Tokyo")
         assert lab.run(host.name, "sysctl -n net.core.somaxconn").stdout.strip() == "4096"
         assert lab.run(host.name, "visudo -c").returncode == 0
@@ -90,16 +97,26 @@ def test_network_bond_is_installed_and_parsed_by_ifupdown(converged: LabSession)
     assert "bond-slaves: eth1 eth2" in out and "bond-mode: balance-alb" in out
     assert "address: 10.77.0.11/24" in out
     lab.run("lab-1", "ifup --no-act bond0")
-    assert lab.run("lab-2", "test -e /etc/network/interfaces.d/50-mlsite", check=False).returncode != 0
+    assert (
+        lab.run("lab-2", "test -e /etc/network/interfaces.d/50-mlsite", check=False).returncode != 0
+    )
 
 
 def test_services_run(converged: LabSession) -> None:
     for host in converged.hosts:
         for unit in ("containerd", "prometheus-node-exporter"):
-            assert converged.run(host.name, f"systemctl is-active {unit}").stdout.strip() == "active"
-        assert "node_" in converged.run(host.name, "wget -qO- http://127.0.0.1:9100/metrics 2>/dev/null || "
-                                                  "python3 -c \"import urllib.request as u;"
-                                                  "print(u.urlopen('http://127.0.0.1:9100/metrics').read()[:2000].decode())\"").stdout
+            assert (
+                converged.run(host.name, f"systemctl is-active {unit}").stdout.strip() == "active"
+            )
+        assert (
+            "node_"
+            in converged.run(
+                host.name,
+                "wget -qO- http://127.0.0.1:9100/metrics 2>/dev/null || "
+                'python3 -c "import urllib.request as u;'
+                "print(u.urlopen('http://127.0.0.1:9100/metrics').read()[:2000].decode())\"",
+            ).stdout
+        )
 
 
 def test_dry_run_reports_manual_drift(converged: LabSession) -> None:
@@ -121,14 +138,20 @@ def test_dry_run_reports_manual_drift(converged: LabSession) -> None:
 
 def test_disk_with_a_filesystem_is_refused_without_wipe(converged: LabSession) -> None:
     lab = converged
-    lab.run("lab-2", "command -v mkfs.ext4 >/dev/null || apt-get install -y -q e2fsprogs >/dev/null")
+    lab.run(
+        "lab-2", "command -v mkfs.ext4 >/dev/null || apt-get install -y -q e2fsprogs >/dev/null"
+    )
     lab.run("lab-2", f"mkfs.ext4 -q -F -L keepme {DISK}")
     site = _site()
     role = get_role("disks")
     params = role.params_for(site, site.hosts)
     never = params.model_copy(
-        update={"hosts": {n: tuple(d.model_copy(update={"wipe": "never"}) for d in ds)
-                          for n, ds in params.hosts.items()}}
+        update={
+            "hosts": {
+                n: tuple(d.model_copy(update={"wipe": "never"}) for d in ds)
+                for n, ds in params.hosts.items()
+            }
+        }
     )
     refused = run(_request(lab, "disks", "apply", never))
     assert not refused["ok"]

@@ -47,7 +47,12 @@ def test_netplan_renders_the_same_links() -> None:
     doc = yaml.safe_load(render.netplan(NET))["network"]
     assert doc["bonds"]["bond0"]["parameters"]["mode"] == "balance-alb"
     assert doc["bonds"]["bond0"]["addresses"] == ["10.0.0.5/24"]
-    assert doc["vlans"]["bond0.20"] == {"id": 20, "link": "bond0", "mtu": 9000, "addresses": ["10.0.20.5/24"]}
+    assert doc["vlans"]["bond0.20"] == {
+        "id": 20,
+        "link": "bond0",
+        "mtu": 9000,
+        "addresses": ["10.0.20.5/24"],
+    }
     assert doc["ethernets"]["eno1"]["mtu"] == 9000
 
 

@@ -26,7 +26,9 @@ def _request(**changes: object) -> dict[str, object]:
         "mode": "dry-run",
         "role": "containerd",
         # a TEST-NET address nobody answers on: the connection fails fast
-        "hosts": [{"name": "ghost", "address": "127.0.0.1", "port": 1, "user": "root", "key_file": None}],
+        "hosts": [
+            {"name": "ghost", "address": "127.0.0.1", "port": 1, "user": "root", "key_file": None}
+        ],
         "params": dump_params(params, reveal=True),
     }
     request.update(changes)
@@ -35,7 +37,11 @@ def _request(**changes: object) -> dict[str, object]:
 
 def _raw(text: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hosts.runner"], input=text, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "hosts.runner"],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -52,7 +58,11 @@ def test_unknown_role_and_bad_params_exit_2_without_echoing_values() -> None:
     bad["params"] = {**bad["params"], "username": 42}  # type: ignore[dict-item]
     proc = _raw(json.dumps(bad))
     result = json.loads(proc.stdout)
-    assert proc.returncode == 2 and "params.username" not in result["error"] and "username" in result["error"]
+    assert (
+        proc.returncode == 2
+        and "params.username" not in result["error"]
+        and "username" in result["error"]
+    )
     assert SECRET not in proc.stdout + proc.stderr
 
 

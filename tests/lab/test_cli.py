@@ -39,7 +39,9 @@ def test_not_root(monkeypatch: pytest.MonkeyPatch) -> None:
         assert "needs root" in one_line_error(command)
 
 
-def test_missing_tools_name_their_debian_packages(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_missing_tools_name_their_debian_packages(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr("os.geteuid", lambda: 0)
     monkeypatch.setenv("PATH", str(tmp_path))
     line = one_line_error(["up"])
@@ -65,18 +67,24 @@ def test_commands_without_a_lab_say_so() -> None:
 
 
 def test_network_clashing_with_this_machine_is_refused() -> None:
-    links = json.loads(subprocess.run(["ip", "-j", "addr"], capture_output=True, text=True, check=True).stdout)
+    links = json.loads(
+        subprocess.run(["ip", "-j", "addr"], capture_output=True, text=True, check=True).stdout
+    )
     own = next(
         ipaddress.IPv4Interface(f"{a['local']}/{a['prefixlen']}")
         for link in links
         for a in link.get("addr_info", [])
-        if a.get("family") == "inet" and a.get("scope") == "global" and not link["ifname"].startswith("mls-")
+        if a.get("family") == "inet"
+        and a.get("scope") == "global"
+        and not link["ifname"].startswith("mls-")
     )
     network = own.network if own.network.prefixlen <= 29 else own.network.supernet(new_prefix=24)
     free = next(a for a in network.hosts() if a != own.ip)
-    plan = LabPlan(network=network, hosts=(LabHost("a", free),), gateway=next(
-        a for a in network.hosts() if a not in (own.ip, free)
-    ))
+    plan = LabPlan(
+        network=network,
+        hosts=(LabHost("a", free),),
+        gateway=next(a for a in network.hosts() if a not in (own.ip, free)),
+    )
     with pytest.raises(LabError, match=f"clashes with this machine's own networks.*{own.ip}"):
         check_clashes(plan)
 
@@ -85,4 +93,6 @@ def test_every_command_and_option_has_help() -> None:
     for command in app.registered_commands:
         assert command.callback is not None and command.callback.__doc__, command.name
     result = runner.invoke(app, ["up", "--help"])
-    assert result.exit_code == 0 and "--stack" in result.output and "--boot-timeout" in result.output
+    assert (
+        result.exit_code == 0 and "--stack" in result.output and "--boot-timeout" in result.output
+    )

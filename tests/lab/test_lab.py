@@ -29,15 +29,19 @@ def reaches(lab: LabSession, source: str, target: str) -> bool:
 def test_every_host_is_up_with_its_address_and_disk(lab: LabSession) -> None:
     assert [h.name for h in lab.hosts] == ["lab-1", "lab-2", "lab-3"]
     for host in lab.hosts:
-        out = lab.run(host.name, "hostname; ip -4 -o addr show dev eth0; systemctl is-system-running --wait")
+        out = lab.run(
+            host.name, "hostname; ip -4 -o addr show dev eth0; systemctl is-system-running --wait"
+        )
         assert out.stdout.splitlines()[0] == host.name
         assert f"{host.address}/24" in out.stdout
         assert out.stdout.strip().endswith("running")
-        disk = lab.run(host.name, "test -b /dev/disk/by-id/lab-osd-0 && readlink /dev/disk/by-id/lab-osd-0")
-        assert disk.stdout.strip().startswith("/dev/loop")
-        assert lab.run(host.name, "blockdev --getsize64 /dev/disk/by-id/lab-osd-0").stdout.strip() == str(
-            10 * 1024**3
+        disk = lab.run(
+            host.name, "test -b /dev/disk/by-id/lab-osd-0 && readlink /dev/disk/by-id/lab-osd-0"
         )
+        assert disk.stdout.strip().startswith("/dev/loop")
+        assert lab.run(
+            host.name, "blockdev --getsize64 /dev/disk/by-id/lab-osd-0"
+        ).stdout.strip() == str(10 * 1024**3)
 
 
 def test_pyinfra_operations_run_on_every_host_over_ssh(lab: LabSession) -> None:
@@ -50,26 +54,47 @@ def test_pyinfra_operations_run_on_every_host_over_ssh(lab: LabSession) -> None:
     state = State(lab.pyinfra_inventory(), Config())
     connect_all(state)
     assert len(state.activated_hosts) == 3
-    add_op(state, files.put, name="Mark the host", src=io.StringIO("deployed by pyinfra\n"), dest="/etc/mlsite-mark")
+    add_op(
+        state,
+        files.put,
+        name="Mark the host",
+        src=io.StringIO("deployed by pyinfra\n"),
+        dest="/etc/mlsite-mark",
+    )
     run_ops(state)
     assert not state.failed_hosts
     for host in lab.hosts:
         assert lab.run(host.name, "cat /etc/mlsite-mark").stdout == "deployed by pyinfra\n"
 
 
-def test_pyinfra_cli_reaches_hosts_with_the_written_inventory(lab: LabSession, tmp_path: Path) -> None:
+def test_pyinfra_cli_reaches_hosts_with_the_written_inventory(
+    lab: LabSession, tmp_path: Path
+) -> None:
     inventory = lab.write_inventory(tmp_path / "inventory.py")
     pyinfra = Path(sys.executable).parent / "pyinfra"
     proc = subprocess.run(
-        [str(pyinfra), "--yes", str(inventory), "server.shell", "commands=touch /tmp/from-pyinfra-cli"],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            str(pyinfra),
+            "--yes",
+            str(inventory),
+            "server.shell",
+            "commands=touch /tmp/from-pyinfra-cli",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr + proc.stdout
     assert lab.run("lab-3", "test -f /tmp/from-pyinfra-cli").returncode == 0
 
 
 def test_apt_installs_through_the_lab_proxy(lab: LabSession) -> None:
-    lab.run("lab-2", "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q jq", timeout=600)
+    lab.run(
+        "lab-2",
+        "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q jq",
+        timeout=600,
+    )
     assert lab.run("lab-2", "jq --version").stdout.startswith("jq-")
     proxy_log = (lab.lab.dirs.run / "apt-cacher-ng-log" / "apt-cacher.log").read_text()
     assert "jq_" in proxy_log
@@ -137,7 +162,11 @@ def test_fence_agent_powers_a_host_off_and_on(lab: LabSession) -> None:
         status = lab.run("lab-1", "fence_mlsite_lab -o status -n lab-3", check=False)
         assert (status.returncode, status.stdout.strip()) == (2, "Status: OFF")
         assert not reaches(lab, "lab-1", "lab-3")
-        bad = lab.run("lab-1", "printf 'action=off\\nplug=lab-3\\npassword=wrong\\n' | fence_mlsite_lab", check=False)
+        bad = lab.run(
+            "lab-1",
+            "printf 'action=off\\nplug=lab-3\\npassword=wrong\\n' | fence_mlsite_lab",
+            check=False,
+        )
         assert bad.returncode == 1 and "bad token" in bad.stderr
     finally:
         lab.run("lab-1", "fence_mlsite_lab -o on -n lab-3")
@@ -152,14 +181,19 @@ def assert_nothing_left(dirs: LabDirs) -> None:
         time.sleep(0.1)
     assert teardown.lab_processes(dirs) == []
     assert not [p for p in procs.find_by_argument("systemd-nspawn") if procs.is_alive(p)]
-    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    netns = subprocess.run(
+        ["ip", "netns", "list"], capture_output=True, text=True, check=True
+    ).stdout
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
     assert "mls-" not in netns and "mls-" not in links
     assert net.lab_netns() == [] and net.lab_links() == []
     assert machine.lab_mounts(dirs.state) == []
     assert str(dirs.state) not in Path("/proc/self/mountinfo").read_text()
     assert [b for b in disks.attached().values() if str(dirs.state) in b] == []
-    assert "mls_lab" not in subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    assert (
+        "mls_lab"
+        not in subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    )
     assert json.loads(dirs.state_file.read_text())["resources"] == []
 
 
@@ -178,8 +212,10 @@ def test_down_cleans_up_after_a_killed_up(lab: LabSession) -> None:
         env = {**os.environ, "MLSITE_LAB_DIR": str(dirs.state), "MLSITE_LAB_CACHE": str(dirs.cache)}
         up = subprocess.Popen(
             [sys.executable, "-m", "mlsite.lab", "up", "--stack", "lab"],
-            cwd=stack_path("lab").parent.parent, env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=stack_path("lab").parent.parent,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 60
         while not net.netns_exists(lab.host("lab-2").netns) and time.monotonic() < deadline:

@@ -43,17 +43,24 @@ def test_reads_deb822_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     d = apt_dir(tmp_path, deb822=DEB822)
     assert debian_mirror(d) == "http://mirror.example/debian/"
     sources = lab_sources(d)
-    assert [s.uri for s in sources] == ["http://mirror.example/debian", "http://mirror.example/debian-security"]
+    assert [s.uri for s in sources] == [
+        "http://mirror.example/debian",
+        "http://mirror.example/debian-security",
+    ]
     assert "Components: main contrib" in render_sources(sources)
 
 
 def test_reads_one_line_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MLSITE_LAB_MIRROR", raising=False)
-    d = apt_dir(tmp_path, one_line="# x\ndeb [signed-by=/k.gpg] http://one.example/debian bookworm main\n")
+    d = apt_dir(
+        tmp_path, one_line="# x\ndeb [signed-by=/k.gpg] http://one.example/debian bookworm main\n"
+    )
     assert debian_mirror(d) == "http://one.example/debian/"
 
 
-def test_env_overrides_the_main_archive_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_overrides_the_main_archive_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MLSITE_LAB_MIRROR", "http://override.example/debian")
     d = apt_dir(tmp_path, deb822=DEB822)
     assert debian_mirror(d) == "http://override.example/debian/"

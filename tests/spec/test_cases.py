@@ -38,7 +38,9 @@ def test_rejects_case_with_path_line_and_reason(case: Path) -> None:
     diagnostics = info.value.diagnostics
     rendered = "\n".join(map(str, diagnostics))
     for path, line, text in expected:
-        matches = [d for d in diagnostics if d.path == path and d.line == line and text in d.message]
+        matches = [
+            d for d in diagnostics if d.path == path and d.line == line and text in d.message
+        ]
         assert matches, f"expected {path} at line {line} with {text!r}; got:\n{rendered}"
         assert str(matches[0]).startswith(f"{matches[0].file}:{line} ")
         assert matches[0].file.endswith(case.name)
@@ -61,7 +63,11 @@ def test_reports_every_problem_at_once(tmp_path: Path) -> None:
     with pytest.raises(SiteError) as info:
         load_file(path)
     paths = {d.path for d in info.value.diagnostics}
-    assert {"hosts[1].address", "storage.ceph.pools[0].min_size", "workspaces.users[0].quota.gpus"} <= paths
+    assert {
+        "hosts[1].address",
+        "storage.ceph.pools[0].min_size",
+        "workspaces.users[0].quota.gpus",
+    } <= paths
 
 
 def test_secret_values_never_appear_in_errors(tmp_path: Path) -> None:

@@ -36,7 +36,11 @@ def _field_paths(model: type[BaseModel], prefix: str = "") -> set[str]:
         for tp in _candidates(field.annotation):
             inner = get_args(tp)[0] if get_origin(tp) in (tuple, list) else tp
             for cand in _candidates(inner):
-                if isinstance(cand, type) and issubclass(cand, BaseModel) and cand.__name__ != "Secret":
+                if (
+                    isinstance(cand, type)
+                    and issubclass(cand, BaseModel)
+                    and cand.__name__ != "Secret"
+                ):
                     paths |= _field_paths(cand, f"{path}.")
     return paths
 
@@ -58,8 +62,16 @@ def test_example_stack_shows_every_option() -> None:
     data = yaml.safe_load(text)["config"]["mlsite:site"]
     present = _present_paths(data)
     # options shown commented out (alternatives of a union) count as present
-    commented = {line.split("#", 1)[1].strip().split(":", 1)[0] for line in text.splitlines() if line.strip().startswith("# ") and ":" in line}
-    missing = sorted(p for p in _field_paths(SiteSpec) if p not in present and p.rsplit(".", 1)[-1] not in commented)
+    commented = {
+        line.split("#", 1)[1].strip().split(":", 1)[0]
+        for line in text.splitlines()
+        if line.strip().startswith("# ") and ":" in line
+    }
+    missing = sorted(
+        p
+        for p in _field_paths(SiteSpec)
+        if p not in present and p.rsplit(".", 1)[-1] not in commented
+    )
     assert not missing, f"stacks/Pulumi.example.yaml lacks: {missing}"
 
 

@@ -16,7 +16,11 @@ ROOT = Path(__file__).resolve().parents[2]
 BASES = [
     yaml.safe_load((ROOT / "stacks" / f"Pulumi.{name}.yaml").read_text())["config"]["mlsite:site"]
     for name in ("example", "akiba", "lab")
-] + [yaml.safe_load((Path(__file__).parent / "cases" / "base.ok.yaml").read_text())["config"]["mlsite:site"]]
+] + [
+    yaml.safe_load((Path(__file__).parent / "cases" / "base.ok.yaml").read_text())["config"][
+        "mlsite:site"
+    ]
+]
 
 scalars = st.one_of(
     st.none(),
@@ -24,11 +28,25 @@ scalars = st.one_of(
     st.integers(min_value=-(2**40), max_value=2**40),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=20),
-    st.sampled_from(["10.0.0.1", "10.0.0.0/8", "ceph-osd", "ha", "/dev/disk/by-id/x", "ssh-ed25519 AAAA x", "spot", "-1", ""]),
+    st.sampled_from(
+        [
+            "10.0.0.1",
+            "10.0.0.0/8",
+            "ceph-osd",
+            "ha",
+            "/dev/disk/by-id/x",
+            "ssh-ed25519 AAAA x",
+            "spot",
+            "-1",
+            "",
+        ]
+    ),
 )
 values = st.recursive(
     scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -91,9 +109,13 @@ def test_arbitrary_values_raise_only_site_errors(data: Any) -> None:
     _only_validation_errors(data)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(mutated(), st.integers(min_value=0, max_value=400))
-def test_mutated_files_raise_only_site_errors_with_lines(tmp_path: Path, data: Any, cut: int) -> None:
+def test_mutated_files_raise_only_site_errors_with_lines(
+    tmp_path: Path, data: Any, cut: int
+) -> None:
     text = yaml.safe_dump({"config": {"mlsite:site": data}}, sort_keys=False)
     text = text[: max(cut, len(text) - cut)]  # sometimes a truncated file
     path = tmp_path / "Pulumi.fuzz.yaml"
