@@ -158,10 +158,10 @@ def main() -> None:
         # lab-1 -> lab-3 SSH trust for the floor copies, with the lab's own key
         s.run(
             "lab-1",
-            "test -f /root/.ssh/id_ed25519 || ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519",
+            "test -f ~/.ssh/id_ed25519 || ssh-keygen -q -t ed25519 -N '' -f ~/.ssh/id_ed25519",
         )
-        pub = s.run("lab-1", "cat /root/.ssh/id_ed25519.pub").stdout
-        s.run("lab-3", f"echo '{pub.strip()}' >> /root/.ssh/authorized_keys")
+        pub = s.run("lab-1", "cat ~/.ssh/id_ed25519.pub").stdout
+        s.run("lab-3", f"echo '{pub.strip()}' >> ~/.ssh/authorized_keys")
         ssh_opts = "-o StrictHostKeyChecking=accept-new -q"
         push = timed(
             lambda: s.run(
