@@ -138,7 +138,9 @@ def test_engine_lifecycle_against_a_lab_host(lab: Any) -> None:
 
         lab.run("lab-1", r"sed -i 's/^\(10\.77\.0\.12\s\).*/\1tampered/' /etc/hosts")
         refreshed = eng.read(id_, outs, news)
-        assert "List the site's hosts in /etc/hosts" in refreshed["drift"]["lab-1"]
+        # pyinfra names operations "<deploy> | <operation>"
+        drift = [name.split(" | ", 1)[-1] for name in refreshed["drift"]["lab-1"]]
+        assert "List the site's hosts in /etc/hosts" in drift
         assert "tampered" in lab.run("lab-1", "cat /etc/hosts").stdout  # read changed nothing
         assert eng.diff(id_, refreshed, news).changes == provider_pb2.DiffResponse.DIFF_SOME
 
