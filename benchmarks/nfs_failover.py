@@ -47,7 +47,12 @@ def nfs_put(ip: str, name: str, data: bytes) -> bool:
             capture_output=True,
             check=False,
         )
+    LAST_ERROR[:] = [proc.stderr.decode(errors="replace").strip()[-500:]]
     return proc.returncode == 0
+
+
+LAST_ERROR: list[str] = []
+"""What the last failed nfs-cp said (for test messages)."""
 
 
 def nfs_ls(ip: str) -> bool:

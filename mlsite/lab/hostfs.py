@@ -92,7 +92,9 @@ def write_host_files(root: Path, host: LabHost, files: HostFiles, devices: dict[
         f'Acquire::http::Proxy "http://{plan.gateway}:{APT_PROXY_PORT}/";\n'
         # apt-cacher-ng can stall one of several hosts asking for the same file at once;
         # a bounded wait and retries turn that stall into a short delay instead of a hang.
-        'Acquire::http::Timeout "30";\nAcquire::Retries "5";\n',
+        'Acquire::http::Timeout "30";\nAcquire::Retries "5";\n'
+        # without pipelining: apt's pipelined requests to apt-cacher-ng hung for minutes
+        'Acquire::http::Pipeline-Depth "0";\n',
     )
     _write(root, "etc/apt/sources.list.d/debian.sources", render_sources(lab_sources()))
     _write(root, "etc/tmpfiles.d/mlsite-lab-disks.conf", disk_links(host, devices))

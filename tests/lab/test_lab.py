@@ -106,6 +106,7 @@ def test_apt_installs_through_the_lab_proxy(lab: LabSession) -> None:
     assert "jq_" in proxy_log
     config = lab.run("lab-2", "apt-config dump Acquire").stdout
     assert 'Acquire::http::Timeout "30"' in config, "a stalled proxy request must not hang apt"
+    assert 'Acquire::http::Pipeline-Depth "0"' in config
 
 
 def test_crash_powers_off_and_start_boots_with_the_files_kept(lab: LabSession) -> None:

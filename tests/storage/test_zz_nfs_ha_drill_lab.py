@@ -17,7 +17,7 @@ from tests.storage.conftest import CephOnLab
 from tests.storage.labrun import apply_role, changed, errors
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from benchmarks.nfs_failover import UID, drill, nfs_get, nfs_put, write
+from benchmarks.nfs_failover import LAST_ERROR, UID, drill, nfs_get, nfs_put, write
 from hosts.deploys.nfs_ha import MOUNT
 
 pytestmark = pytest.mark.lab
@@ -45,7 +45,7 @@ def nfs(ceph_lab: CephOnLab) -> Iterator[CephOnLab]:
     # made before any client looks: nfs-ganesha caches directory contents it has listed
     lab.run(active, f"install -d -o {UID} -g {UID} {MOUNT}/alice")
     while not nfs_put(IP, HELLO, b"hello"):  # refused while the new server is in grace
-        assert time.monotonic() < deadline, "cannot write through the floating IP"
+        assert time.monotonic() < deadline, f"cannot write through the floating IP: {LAST_ERROR}"
         time.sleep(1)
     print(f"nfs_ha: served after {time.monotonic() - started:.1f} s")
     yield ceph_lab
