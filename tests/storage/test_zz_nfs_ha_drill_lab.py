@@ -22,7 +22,8 @@ from hosts.deploys.nfs_ha import MOUNT
 
 pytestmark = pytest.mark.lab
 IP = "10.77.0.100"
-HELLO = f"hello-{int(time.time())}.txt"
+WRITTEN: dict[str, str] = {}
+"""Name of the file the fixture wrote through the floating IP."""
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +45,15 @@ def nfs(ceph_lab: CephOnLab) -> Iterator[CephOnLab]:
     assert active, "the export is not served 180 s after the apply"
     # made before any client looks: nfs-ganesha caches directory contents it has listed
     lab.run(active, f"install -d -o {UID} -g {UID} {MOUNT}/alice")
-    while not nfs_put(IP, HELLO, b"hello"):  # refused while the new server is in grace
+    # Refused while the new server is in its grace period. An attempt that failed after
+    # creating the file leaves it behind (nfs-cp creates exclusively), so each try gets a
+    # fresh name.
+    attempt = 0
+    while not nfs_put(IP, name := f"hello-{int(time.time())}-{attempt}.txt", b"hello"):
         assert time.monotonic() < deadline, f"cannot write through the floating IP: {LAST_ERROR}"
+        attempt += 1
         time.sleep(1)
+    WRITTEN["hello"] = name
     print(f"nfs_ha: served after {time.monotonic() - started:.1f} s")
     yield ceph_lab
 
@@ -56,7 +63,7 @@ def test_cib_is_verified_and_second_apply_changes_nothing(nfs: CephOnLab) -> Non
     result = apply_role(nfs.lab, "nfs_ha")
     assert result["ok"], errors(result)
     assert changed(result) == 0, result["hosts"]
-    assert nfs_get(IP, HELLO) == b"hello"
+    assert nfs_get(IP, WRITTEN["hello"]) == b"hello"
 
 
 def test_crash_of_the_active_node_is_fenced_and_served_again(nfs: CephOnLab) -> None:
