@@ -136,7 +136,10 @@ def test_engine_lifecycle_against_a_lab_host(lab: Any) -> None:
         assert outs["results"]["lab-1"]["errors"] == []
         assert eng.diff(id_, outs, news).changes == provider_pb2.DiffResponse.DIFF_NONE
 
-        lab.run("lab-1", r"sed -i 's/^\(10\.77\.0\.12\s\).*/\1tampered/' /etc/hosts")
+        # tamper with the block mlsite manages (the lab's own lines above it are not ours)
+        lab.run(
+            "lab-1", r"sed -i 's/lab-2\.lab\.mlsite\.test/tampered.lab.mlsite.test/' /etc/hosts"
+        )
         refreshed = eng.read(id_, outs, news)
         # pyinfra names operations "<deploy> | <operation>"
         drift = [name.split(" | ", 1)[-1] for name in refreshed["drift"]["lab-1"]]
