@@ -207,15 +207,7 @@ def main() -> None:
         site = bench_site(site, max(scales))
         lab.down()
         lab.up(plan_lab(site))
-    session = LabSession(
-        lab=lab,
-        plan=lab.plan(),
-        hosts=(),
-        ssh_user="root",
-        ssh_port=22,
-        ssh_key=dirs.ssh_key,
-        known_hosts=dirs.known_hosts,
-    )
+    session = LabSession.of(lab)
     try:
         for role in ("ceph", "personal_db"):
             result = apply_role(session, role, site)

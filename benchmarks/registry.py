@@ -116,15 +116,7 @@ def main() -> None:
     lab = Lab(dirs)
     lab.down()
     lab.up(plan_lab(load_stack("lab").site))
-    s = LabSession(
-        lab=lab,
-        plan=lab.plan(),
-        hosts=(),
-        ssh_user="root",
-        ssh_port=22,
-        ssh_key=dirs.ssh_key,
-        known_hosts=dirs.known_hosts,
-    )
+    s = LabSession.of(lab)
     try:
         lab3 = s.host("lab-3")
         setup = registry_request(str(lab3.address), lab3.ssh_port, lab3.ssh_user, str(dirs.ssh_key))

@@ -57,6 +57,20 @@ class LabSession:
     ssh_key: Path
     known_hosts: Path
 
+    @classmethod
+    def of(cls, lab: Lab) -> LabSession:
+        """A session over a lab that is already up (benchmarks bring their own labs up)."""
+        plan = lab.plan()
+        return cls(
+            lab=lab,
+            plan=plan,
+            hosts=tuple(LabHostRef(h.name, str(h.address)) for h in plan.hosts),
+            ssh_user=plan.hosts[0].ssh_user,
+            ssh_port=plan.hosts[0].ssh_port,
+            ssh_key=lab.dirs.ssh_key,
+            known_hosts=lab.dirs.known_hosts,
+        )
+
     @property
     def gateway(self) -> str:
         """The lab's own address on the bridge (apt proxy, fence daemon)."""
