@@ -5,7 +5,9 @@ time, deterministically, so a re-apply writes the same bytes), htpasswd (bcrypt)
 storage on a configurable path, a read-only instance on the registry's port for every user
 (nodes, people; containerd's mirror endpoint), a read-write instance on the next port for
 push users only (distribution's htpasswd auth has no per-user rights, so "pull-only" is
-enforced by which instance knows the user), one pull-through cache instance per configured upstream, garbage
+enforced by which instance knows the user), one pull-through cache instance per configured
+upstream (a cache the site no longer describes is stopped, disabled and unconfigured; its
+storage is kept), garbage
 collection on a systemd timer with the read-write instance stopped, and a health check.
 See ``hosts.render.registry`` for the files.
 
@@ -29,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 from pyinfra.api.deploy import deploy
+from pyinfra.api.facts import FactBase
 from pyinfra.api.operation import OperationMeta
 from pyinfra.context import host
 from pyinfra.facts.files import FileContents
@@ -221,6 +224,46 @@ def instances(params: Params) -> tuple[render.Instance, list[render.Instance]]:
     return main, readers
 
 
+class CacheInstances(FactBase[list[str]]):
+    """Names (``cache-<name>``) of the pull-through cache instances configured on the host:
+    one config file each in the registry's config directory."""
+
+    def command(self) -> str:
+        return f"ls -1 {render.CONF_DIR} 2>/dev/null || true"
+
+    @staticmethod
+    def default() -> list[str]:
+        return []
+
+    def process(self, output: list[str]) -> list[str]:
+        names = (line.strip() for line in output)
+        return sorted(
+            n[: -len(".yml")] for n in names if n.startswith("cache-") and n.endswith(".yml")
+        )
+
+
+def _remove_stale_caches(readers: list[render.Instance]) -> None:
+    """Stop, disable and unconfigure the cache instances the site no longer describes. Their
+    storage stays: a cache put back later starts warm, and deleting data is the admin's call."""
+    wanted = {r.name for r in readers}
+    present = host.get_fact(CacheInstances)
+    for name in present:
+        if name in wanted:
+            continue
+        gone = render.Instance(name, 0, "", "")
+        systemd.service(
+            name=f"Stop registry instance {name} (no longer configured)",
+            service=gone.service,
+            running=False,
+            enabled=False,
+        )
+        files.file(
+            name=f"Remove the config of registry instance {name}",
+            path=gone.config_path,
+            present=False,
+        )
+
+
 def _last_pem(chain: str) -> str:
     marker = "-----BEGIN CERTIFICATE-----"
     return marker + chain.rsplit(marker, 1)[-1]
@@ -313,6 +356,8 @@ def registry(params: Params) -> None:
         render.htpasswd(_hashes(render.HTPASSWD_ALL, list(params.users))),
     )
     main, readers = instances(params)
+    # before any instance starts: a cache added on a removed one's port must find it free
+    _remove_stale_caches(readers)
     restarted: list[bool] = []
     for instance in [main, *readers]:
         files.directory(
