@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import pulumi
 from pulumi import CustomResource
 from pulumi.dynamic import Resource
-from pulumi.dynamic.dynamic import serialize_provider
 from pydantic import BaseModel
 
+from components.dynamic import dynamic_props
 from components.hosts.inputs import (
     HostGroup,
     code_hash,
@@ -21,14 +20,6 @@ from components.hosts.inputs import (
     render_params,
 )
 from components.hosts.provider import HostDeployProvider
-
-
-@cache
-def provider_blob() -> str:
-    """The pickled provider, as ``pulumi.dynamic.Resource`` would store it in ``__provider``.
-    Computed once: it captures no Output and no secret, so every HostDeploy shares it."""
-    blob: str = serialize_provider(HostDeployProvider())
-    return blob
 
 
 @dataclass(frozen=True)
@@ -91,7 +82,7 @@ class HostDeploy(Resource, module="hosts", name="HostDeploy"):
             ),
         )
         # What pulumi.dynamic.Resource.__init__ does, minus re-pickling the provider each time.
-        props["__provider"] = provider_blob()
+        props = dynamic_props(HostDeployProvider, props)
         CustomResource.__init__(
             self, f"pulumi-python:{self._resource_type_name}", name, props, opts
         )

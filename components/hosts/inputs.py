@@ -92,7 +92,13 @@ def render_params(params: BaseModel | dict[str, Any]) -> RenderedParams:
     return out
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+"""Exact types rendered as they are (subclasses, enums among them, take the checks below)."""
+
+
 def _render(value: Any, path: str, secrets: dict[str, str]) -> Any:
+    if type(value) in _PLAIN:  # most values: checked first
+        return value
     if isinstance(value, SecretStr):  # hosts' SecretText: revealed by params_for
         secrets[path] = value.get_secret_value()
         return {SECRET_REF: f"value:{path}"}

@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi import CustomResource
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+
+from components.dynamic import dynamic_props
 
 INPUT_KEYS = ("host", "context_dir", "build_args", "image", "ca_cert_pem", "username")
 WORKDIR = "/var/lib/mlsite-build"
@@ -112,4 +115,11 @@ class ImageBuild(Resource, module="images", name="ImageBuild"):
     def __init__(
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(ImageBuildProvider(), name, {**props, "pushed": None}, opts)
+        # What pulumi.dynamic.Resource.__init__ does, minus re-pickling the provider each time.
+        CustomResource.__init__(
+            self,
+            f"pulumi-python:{self._resource_type_name}",
+            name,
+            dynamic_props(ImageBuildProvider, {**props, "pushed": None}),
+            opts,
+        )

@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pulumi
+from pulumi import CustomResource
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
 
+from components.dynamic import dynamic_props
 from hosts.deploys.registry import CaMaterial
 from mlsite.spec import Secret, SiteSpec
 from mlsite.spec.site import GeneratedCa
@@ -74,7 +76,14 @@ class SiteCa(Resource, module="registry", name="SiteCa"):
         opts = pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(additional_secret_outputs=["key_pem"])
         )
-        super().__init__(SiteCaProvider(), name, props, opts)
+        # What pulumi.dynamic.Resource.__init__ does, minus re-pickling the provider each time.
+        CustomResource.__init__(
+            self,
+            f"pulumi-python:{self._resource_type_name}",
+            name,
+            dynamic_props(SiteCaProvider, props),
+            opts,
+        )
 
 
 @dataclass(frozen=True)

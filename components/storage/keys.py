@@ -16,8 +16,8 @@ from typing import Any
 import pulumi
 from pulumi import CustomResource
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, UpdateResult
-from pulumi.dynamic.dynamic import serialize_provider
 
+from components.dynamic import dynamic_props
 from components.hosts.provider import HostDeployProvider
 
 KEY_INPUTS = ("host", "cluster", "fsid", "entities")
@@ -110,11 +110,15 @@ class CephKeys(Resource, module="storage", name="CephKeys"):
             "fsid": fsid,
             "entities": list(entities),
             "keyrings": None,
-            "__provider": serialize_provider(CephKeysProvider()),
         }
         opts = pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(additional_secret_outputs=["keyrings"])
         )
+        # What pulumi.dynamic.Resource.__init__ does, minus re-pickling the provider each time.
         CustomResource.__init__(
-            self, f"pulumi-python:{self._resource_type_name}", name, props, opts
+            self,
+            f"pulumi-python:{self._resource_type_name}",
+            name,
+            dynamic_props(CephKeysProvider, props),
+            opts,
         )
