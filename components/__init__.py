@@ -1,6 +1,11 @@
 """Pulumi components of an ML site: import what a stack program composes from here.
 
 Names load lazily: the engine's provider process imports only the provider module.
+
+Modules defining resource classes do without ``from __future__ import annotations``: Pulumi
+reads a resource class's annotations again at every registration of one of its resources
+(``typing.get_type_hints``, to type its outputs), and string annotations cost it a compile
+and an eval each time, about half of that work (~1.5 ms of a 24-resource plan).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``Site``: the whole site, one child component per part of the site description."""
 
-from __future__ import annotations
+# Annotations evaluated at import (no __future__ import): see components/__init__.py.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field

@@ -1,6 +1,6 @@
 """``HostDeploy``: one role applied to one group of hosts, as a Pulumi resource."""
 
-from __future__ import annotations
+# Annotations evaluated at import (no __future__ import): see components/__init__.py.
 
 from collections.abc import Sequence
 from dataclasses import dataclass

@@ -1,6 +1,6 @@
 """``Hosts``: every role of the site applied to its hosts, one HostDeploy per host group."""
 
-from __future__ import annotations
+# Annotations evaluated at import (no __future__ import): see components/__init__.py.
 
 from typing import Any
 

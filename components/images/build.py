@@ -10,7 +10,7 @@ pins mean an unchanged tag, no diff, and no rebuild.
 Standard library only (the engine's provider process imports this module).
 """
 
-from __future__ import annotations
+# Annotations evaluated at import (no __future__ import): see components/__init__.py.
 
 import io
 import shlex

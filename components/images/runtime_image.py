@@ -1,7 +1,7 @@
 """``RuntimeImage``: the ML runtime image built on the site's build host and pushed to the
 site registry under a content-hash tag."""
 
-from __future__ import annotations
+# Annotations evaluated at import (no __future__ import): see components/__init__.py.
 
 import pulumi
 

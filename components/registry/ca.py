@@ -6,7 +6,7 @@ Changing the common name or the validity replaces the CA (every host must then t
 new one), so the Registry component protects it.
 """
 
-from __future__ import annotations
+# Annotations evaluated at import (no __future__ import): see components/__init__.py.
 
 from dataclasses import dataclass
 from datetime import UTC, datetime

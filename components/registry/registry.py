@@ -5,7 +5,7 @@ The CA is the site's (``site.ca``): provided by the organisation, or generated o
 certificate is issued from it at apply time by the host deploy (deterministically).
 """
 
-from __future__ import annotations
+# Annotations evaluated at import (no __future__ import): see components/__init__.py.
 
 from collections.abc import Callable
 

@@ -1,6 +1,6 @@
 """``CephCluster``: the site's Ceph cluster, applied by the ceph host role."""
 
-from __future__ import annotations
+# Annotations evaluated at import (no __future__ import): see components/__init__.py.
 
 import pulumi
 

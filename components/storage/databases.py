@@ -1,6 +1,6 @@
 """``PersonalDatabases``: golden databases on RBD and the tool making per-user copies."""
 
-from __future__ import annotations
+# Annotations evaluated at import (no __future__ import): see components/__init__.py.
 
 import pulumi
 

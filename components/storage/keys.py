@@ -6,7 +6,7 @@ need (``client.admin``: NFS and db hosts, ceph-csi) with ``ceph auth get`` over 
 host runner logs in, and hands them back as Pulumi secrets. ``delete`` changes nothing.
 """
 
-from __future__ import annotations
+# Annotations evaluated at import (no __future__ import): see components/__init__.py.
 
 import subprocess
 import tempfile

@@ -1,6 +1,6 @@
 """``NfsHa``: NFS homes on an RBD image, active/passive with fencing (or a single server)."""
 
-from __future__ import annotations
+# Annotations evaluated at import (no __future__ import): see components/__init__.py.
 
 import pulumi
 

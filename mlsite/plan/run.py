@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +157,9 @@ def plan_input(si: StackInput) -> PlanRun:
     from components.program import main  # the program of this checkout
 
     regs = run_program(
-        lambda: main(si.root),
+        # partial, not a lambda: Pulumi walks every frame below a resource's constructor to
+        # record where it was declared, once per resource; one frame less for each.
+        partial(main, si.root),
         project=si.project,
         stack=si.stack,
         config=si.config,
@@ -184,7 +187,7 @@ def plan_site_data(
     root = project_root(root)
     site = validate(data, plaintext_secrets=True)
     config = {CONFIG_KEY: json.dumps(data), **(extra_config or {})}
-    regs = run_program(lambda: main(root), project=project_name(root), stack=stack, config=config)
+    regs = run_program(partial(main, root), project=project_name(root), stack=stack, config=config)
     return PlanRun(project_name(root), stack, regs, site_secrets(site))
 
 
