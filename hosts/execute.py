@@ -7,6 +7,7 @@ what would change) and stops there. Apply: it then executes the operations.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -66,14 +67,17 @@ def execute(
     state = State(inventory, config)
     errors = _Errors()
     state.add_callback_handler(errors)  # type: ignore[no-untyped-call]
+    converged: set[PyinfraHost] = set()
     try:
         state.set_stage(StateStage.Connect)
         connect_all(state)
+        _no_delay(state)
         state.set_stage(StateStage.Prepare)
         _prepare(state, deploy, params, errors.by_host)
-        if mode == "apply" and state.active_hosts:
+        converged = {h for h in state.active_hosts if state.get_meta_for_host(h).ops_change == 0}
+        if mode == "apply" and state.active_hosts - converged:
             state.set_stage(StateStage.Execute)
-            run_ops(state)
+            _run_changing(state, converged)
     except PyinfraError as exc:
         # "No hosts remaining!" and fail-percent stops: every failed host already has its
         # own error recorded; anything else is a run-wide error reported on each host.
@@ -83,7 +87,41 @@ def execute(
     finally:
         state.set_stage(StateStage.Disconnect)
         disconnect_all(state)
-    return {host.name: _host_result(state, host, mode, errors.by_host) for host in inventory}
+    return {
+        host.name: _host_result(state, host, mode, errors.by_host, host in converged)
+        for host in inventory
+    }
+
+
+def _run_changing(state: State, converged: set[PyinfraHost]) -> None:
+    """Execute the operations on the hosts where some operation will change something.
+
+    pyinfra 3 evaluates every operation twice, once to prepare (facts read, changes known)
+    and again to execute, reading every fact again. A host whose prepared operations all
+    report no change has nothing to execute, so it is left out of the second pass: a no-op
+    re-apply reads each fact once.
+    """
+    state.active_hosts -= converged
+    try:
+        run_ops(state)
+    finally:
+        state.active_hosts |= converged
+
+
+def _no_delay(state: State) -> None:
+    """Send small SSH packets at once (TCP_NODELAY) on every connected host.
+
+    paramiko leaves Nagle's algorithm on. Every fact and operation is a short exchange of
+    small packets (open a channel, exec, output, exit status, close), and with Nagle on
+    each exchange waits out the peer's delayed ACK: measured on lab hosts, 48 ms per
+    command with it, 6 ms without.
+    """
+    for host in state.activated_hosts:
+        client = getattr(host.connector, "client", None)
+        transport = client.get_transport() if client is not None else None
+        sock = getattr(transport, "sock", None)
+        if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _prepare(
@@ -111,7 +149,11 @@ def _prepare(
 
 
 def _host_result(
-    state: State, host: PyinfraHost, mode: Mode, errors: dict[str, list[str]]
+    state: State,
+    host: PyinfraHost,
+    mode: Mode,
+    errors: dict[str, list[str]],
+    converged: bool,
 ) -> HostResult:
     host_errors = list(errors.get(host.name, []))
     operations: list[OperationResult] = []
@@ -121,7 +163,7 @@ def _host_result(
             continue
         meta = data.operation_meta
         name = ", ".join(sorted(state.get_op_meta(op_hash).names))
-        if mode == "apply":
+        if mode == "apply" and not converged:
             if not meta.is_complete():
                 continue  # not reached: an earlier operation failed on this host
             changed = meta.did_change()

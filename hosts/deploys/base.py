@@ -9,6 +9,7 @@ from pyinfra.api.deploy import deploy
 from pyinfra.context import host
 from pyinfra.operations import apt, files, server, systemd
 
+from hosts import operations
 from hosts.deploys.common import put_text
 from hosts.distro import distro
 from hosts.params import RoleParams
@@ -177,18 +178,14 @@ def base(params: Params) -> None:
 def _accounts(params: Params) -> None:
     server.group(name=f"Create group {USERS_GROUP}", group=USERS_GROUP, gid=USERS_GID)
     for account in params.accounts:
-        server.group(name=f"Create group {account.name}", group=account.name, gid=account.uid)
-        server.user(
+        operations.account(
             name=f"Create user {account.name} (uid {account.uid})",
             user=account.name,
             uid=account.uid,
-            group=account.name,
-            groups=[USERS_GROUP],
+            groups=(USERS_GROUP,),
             home=f"/home/{account.name}",
             shell="/bin/bash",
-            create_home=True,
-            public_keys=list(account.ssh_keys) or None,
-            delete_keys=True,
+            ssh_keys=account.ssh_keys or None,
         )
 
 

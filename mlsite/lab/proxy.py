@@ -41,6 +41,12 @@ def write_config(dirs: LabDirs, plan: LabPlan) -> Path:
                 f"SocketPath: {dirs.run / 'apt-cacher-ng.socket'}",
                 "Remap-debrep: file:deb_mirror*.gz /debian ; file:backends_debian",
                 "ExThreshold: 4",
+                # Serve a package index fetched in the last 5 minutes from the cache. Lab
+                # hosts refresh their lists at the same moment; with the default (27 s)
+                # the proxy re-fetched an index while another client's copy was being
+                # moved aside, failed ("File exists") and left apt-get update hanging on
+                # 7 of 10 hosts.
+                "FreshIndexMaxAge: 300",
                 "ForeGround: 1",
                 "",
             ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
+from hosts import operations
 from hosts.deploys import base
+from hosts.facts import Account, AccountState
 from hosts.render import base as render
 from mlsite.spec import SiteSpec
 from tests.hosts.fakehost import DEBIAN_12, UBUNTU_24, plan
@@ -88,3 +91,91 @@ def test_sshd_is_not_reloaded_when_the_dropin_is_in_place(lab_site: SiteSpec) ->
     )
     assert not p.op("base | Harden sshd").commands
     assert not p.has("base | Check and reload sshd")
+
+
+def _alice(**changes: object) -> AccountState:
+    keys = "ssh-ed25519 AAAAC3Nza alice@laptop\n"
+    converged = AccountState(
+        uid=2001,
+        gid=2001,
+        home="/home/alice",
+        shell="/bin/bash",
+        groups=("mlsite-users",),
+        group_gid=2001,
+        home_exists=True,
+        ssh_dir="alice:alice:700",
+        authorized_keys=f"alice:alice:600:{hashlib.sha1(keys.encode()).hexdigest()}",
+    )
+    return dataclasses.replace(converged, **changes)  # type: ignore[arg-type]
+
+
+def _account_plan(have: AccountState) -> list[str]:
+    def deploy(_: object) -> None:
+        operations.account(
+            name="Create user alice",
+            user="alice",
+            uid=2001,
+            groups=("mlsite-users",),
+            ssh_keys=("ssh-ed25519 AAAAC3Nza alice@laptop",),
+        )
+
+    p = plan(deploy, None, {"Account": lambda user: have if user == "alice" else None})
+    assert p.error is None
+    return p.op("Create user alice").commands
+
+
+def test_converged_account_plans_nothing() -> None:
+    assert _account_plan(_alice()) == []
+
+
+def test_missing_account_is_created_with_its_group_home_and_keys() -> None:
+    commands = _account_plan(AccountState())
+    assert commands[0] == "groupadd --gid 2001 alice"
+    assert commands[1] == (
+        "useradd --uid 2001 --gid alice --home-dir /home/alice --create-home "
+        "--shell /bin/bash --groups mlsite-users alice"
+    )
+    assert commands[2] == "install -d -m 0700 -o alice -g alice /home/alice/.ssh"
+    assert (
+        "alice@laptop" in commands[3]
+        and "chmod 0600 /home/alice/.ssh/authorized_keys" in commands[3]
+    )
+
+
+def test_account_drift_is_put_back_field_by_field() -> None:
+    commands = _account_plan(
+        _alice(groups=("mlsite-users", "sudo"), shell="/bin/sh", authorized_keys=None)
+    )
+    assert commands[0] == "usermod --shell /bin/bash --groups mlsite-users alice"
+    assert "> /home/alice/.ssh/authorized_keys" in commands[1] and len(commands) == 2
+    assert _account_plan(_alice(group_gid=3000))[0] == "groupmod --gid 2001 alice"
+    assert _account_plan(_alice(home_exists=False))[0].startswith(
+        "install -d -m 0700 -o alice -g alice /home/alice && cp -rT /etc/skel /home/alice"
+    )
+
+
+def test_account_fact_parses_getent_id_and_stat_output() -> None:
+    sha = "3f786850e387550fdab836ed7e6dc881de23001b"
+    state = Account().process(
+        [
+            "passwd alice:x:2001:2001::/home/alice:/bin/bash",
+            "groups alice mlsite-users video",
+            "home yes",
+            "ssh alice:alice:700",
+            f"keys alice:alice:600:{sha}",
+            "group alice:x:2001:",
+        ]
+    )
+    assert state == AccountState(
+        uid=2001,
+        gid=2001,
+        home="/home/alice",
+        shell="/bin/bash",
+        groups=("mlsite-users", "video"),
+        group_gid=2001,
+        home_exists=True,
+        ssh_dir="alice:alice:700",
+        authorized_keys=f"alice:alice:600:{sha}",
+    )
+    assert Account().process([]) == AccountState()
+    assert Account().process(["group alice:x:2005:"]) == AccountState(group_gid=2005)

@@ -1,0 +1,80 @@
+"""mlsite's own pyinfra operations, where the built-in ones cost too much per run."""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from collections.abc import Generator
+
+from pyinfra.api.operation import operation
+from pyinfra.context import host
+
+from hosts.facts import Account
+
+
+@operation()
+def account(
+    user: str,
+    uid: int,
+    groups: tuple[str, ...] = (),
+    home: str | None = None,
+    shell: str = "/bin/bash",
+    ssh_keys: tuple[str, ...] | None = None,
+) -> Generator[str, None, None]:
+    """A user with its own group (gid = uid), exactly ``groups`` as supplementary groups,
+    an existing home and, when ``ssh_keys`` is given, exactly those authorized keys.
+
+    The same end state as pyinfra's ``server.group`` + ``server.user`` for one account, from
+    one fact read (see ``hosts.facts.Account``). ``ssh_keys=None`` leaves
+    authorized_keys alone; ``()`` empties it."""
+    name = user
+    home = home or f"/home/{name}"
+    q = shlex.quote
+    have = host.get_fact(Account, user=name)
+
+    if have.group_gid is None:
+        yield f"groupadd --gid {uid} {q(name)}"
+    elif have.group_gid != uid:
+        yield f"groupmod --gid {uid} {q(name)}"
+
+    wanted_groups = ",".join(sorted(groups))
+    if have.uid is None:
+        yield (
+            f"useradd --uid {uid} --gid {q(name)} --home-dir {q(home)} --create-home "
+            f"--shell {q(shell)}"
+            + (f" --groups {q(wanted_groups)}" if groups else "")
+            + f" {q(name)}"
+        )
+    else:
+        changes: list[str] = []
+        if have.uid != uid:
+            changes += ["--uid", str(uid)]
+        if have.gid != uid:
+            changes += ["--gid", q(name)]
+        if have.home != home:
+            changes += ["--home", q(home)]
+        if have.shell != shell:
+            changes += ["--shell", q(shell)]
+        if have.groups != tuple(sorted(groups)):
+            changes += ["--groups", q(wanted_groups)]
+        if changes:
+            yield f"usermod {' '.join(changes)} {q(name)}"
+        if not have.home_exists:
+            yield (
+                f"install -d -m 0700 -o {q(name)} -g {q(name)} {q(home)} && "
+                f"cp -rT /etc/skel {q(home)} && chown -R {q(name)}:{q(name)} {q(home)}"
+            )
+
+    if ssh_keys is not None:
+        owner = f"{name}:{name}"
+        ssh_dir = f"{home}/.ssh"
+        if have.ssh_dir != f"{owner}:700":
+            yield f"install -d -m 0700 -o {q(name)} -g {q(name)} {q(ssh_dir)}"
+        content = "".join(f"{key}\n" for key in ssh_keys)
+        digest = hashlib.sha1(content.encode()).hexdigest()
+        if have.authorized_keys != f"{owner}:600:{digest}":
+            target = q(f"{ssh_dir}/authorized_keys")
+            yield (
+                f"printf %s {q(content)} > {target} && chown {q(owner)} {target} && "
+                f"chmod 0600 {target}"
+            )
