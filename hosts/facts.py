@@ -187,3 +187,54 @@ class Account(FactBase[AccountState]):
             gid = int(values["group"].split(":")[2])
             state = AccountState(**{**state.__dict__, "group_gid": gid})
         return state
+
+
+@dataclass(frozen=True)
+class TextFileState:
+    """A file's owner, mode and content digest, and whether its directory exists."""
+
+    parent_exists: bool = False
+    exists: bool = False
+    """A regular file (or a link to one) is at the path."""
+    other: bool = False
+    """Something else is at the path: a directory, a dangling link, a device."""
+    owner: str | None = None
+    """``user:group``."""
+    mode: int | None = None
+    sha1: str | None = None
+
+
+class TextFile(FactBase[TextFileState]):
+    """What ``hosts.operations.text_file`` needs to know about ``path``, in one command
+    (pyinfra's ``files.put`` reads the File, Directory and Sha1File facts: three)."""
+
+    def command(self, path: str) -> str:
+        return (
+            f"p={shlex.quote(path)}; "
+            '[ -d "$(dirname "$p")" ] && echo parent; '
+            'if [ -f "$p" ]; then echo "stat $(stat -L -c %U:%G:%a "$p")"; '
+            'echo "sha1 $(sha1sum < "$p" | cut -d\' \' -f1)"; '
+            'elif [ -e "$p" ] || [ -L "$p" ]; then echo other; fi; true'
+        )
+
+    @staticmethod
+    def default() -> TextFileState:
+        return TextFileState()
+
+    def process(self, output: list[str]) -> TextFileState:
+        values: dict[str, str] = {}
+        for line in output:
+            kind, _, value = line.strip().partition(" ")
+            values[kind] = value
+        owner, mode = None, None
+        if "stat" in values:
+            user, group, octal = values["stat"].split(":")
+            owner, mode = f"{user}:{group}", int(octal, 8)
+        return TextFileState(
+            parent_exists="parent" in values,
+            exists="stat" in values,
+            other="other" in values,
+            owner=owner,
+            mode=mode,
+            sha1=values.get("sha1"),
+        )

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import shlex
 from collections.abc import Generator
+from io import StringIO
 
+from pyinfra.api.command import FileUploadCommand
 from pyinfra.api.operation import operation
 from pyinfra.context import host
 
-from hosts.facts import Account
+from hosts.facts import Account, TextFile
 
 
 @operation()
@@ -78,3 +81,36 @@ def account(
                 f"printf %s {q(content)} > {target} && chown {q(owner)} {target} && "
                 f"chmod 0600 {target}"
             )
+
+
+@operation()
+def text_file(
+    path: str,
+    content: str,
+    mode: str = "644",
+    user: str = "root",
+    group: str = "root",
+) -> Generator[str | FileUploadCommand, None, None]:
+    """``content`` at ``path``, owned by ``user:group`` with ``mode`` (octal text); the
+    directory is created when missing. Nothing runs when all of that already holds.
+
+    The same end state as ``files.put(src=StringIO(content), create_remote_dir=True)``
+    from one fact read instead of three."""
+    q = shlex.quote
+    have = host.get_fact(TextFile, path=path)
+    parent = posixpath.dirname(path)
+    if parent and not have.parent_exists:
+        yield f"mkdir -p {q(parent)} && chown {q(user)}:{q(group)} {q(parent)}"
+    digest = hashlib.sha1(content.encode()).hexdigest()
+    wanted_mode = int(mode, 8)
+    if have.sha1 != digest:
+        yield FileUploadCommand(
+            StringIO(content), path, remote_temp_filename=host.get_temp_filename(path)
+        )
+        yield f"chown {q(user)}:{q(group)} {q(path)}"
+        yield f"chmod {mode} {q(path)}"
+        return
+    if have.owner != f"{user}:{group}":
+        yield f"chown {q(user)}:{q(group)} {q(path)}"
+    if have.mode != wanted_mode:
+        yield f"chmod {mode} {q(path)}"

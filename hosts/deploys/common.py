@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from io import StringIO
 from typing import TypeVar
 
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations import files
+
+from hosts.operations import text_file
 
 T = TypeVar("T")
 
 
 def put_text(name: str, dest: str, content: str, mode: str = "644") -> OperationMeta:
     """Install ``content`` at ``dest`` (owned by root); a no-op when it is already there."""
-    return files.put(
-        name=name,
-        src=StringIO(content),
-        dest=dest,
-        user="root",
-        group="root",
-        mode=mode,
-        create_remote_dir=True,
-    )
+    return text_file(name=name, path=dest, content=content, mode=mode)
 
 
 def host_entry(per_host: dict[str, T], host_name: str, role: str) -> T:

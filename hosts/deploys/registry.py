@@ -7,8 +7,8 @@ storage on a configurable path, a read-only instance on the registry's port for 
 push users only (distribution's htpasswd auth has no per-user rights, so "pull-only" is
 enforced by which instance knows the user), one pull-through cache instance per configured
 upstream (a cache the site no longer describes is stopped, disabled and unconfigured; its
-storage is kept), garbage
-collection on a systemd timer with the read-write instance stopped, and a health check.
+storage is kept), garbage collection on a systemd timer with the read-write instance
+stopped, and a health check.
 See ``hosts.render.registry`` for the files.
 
 Secrets (user passwords, the CA key, upstream passwords) are ``mlsite.spec.Secret`` values:

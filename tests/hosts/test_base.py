@@ -7,7 +7,7 @@ import hashlib
 
 from hosts import operations
 from hosts.deploys import base
-from hosts.facts import Account, AccountState
+from hosts.facts import Account, AccountState, TextFile, TextFileState
 from hosts.render import base as render
 from mlsite.spec import SiteSpec
 from tests.hosts.fakehost import DEBIAN_12, UBUNTU_24, plan
@@ -66,25 +66,21 @@ def test_sshd_is_not_reloaded_when_the_dropin_is_in_place(lab_site: SiteSpec) ->
     params = _params(lab_site)
     dropin = render.sshd_dropin(params.permit_root_login)
 
-    def file_fact(path: str) -> object:
-        return (
-            {"mode": 644, "user": "root", "group": "root", "size": len(dropin)}
-            if path == base.SSHD_DROPIN
-            else None
-        )
-
-    def sha1(path: str) -> str | None:
-        return hashlib.sha1(dropin.encode()).hexdigest() if path == base.SSHD_DROPIN else None
-
     p = plan(
         base.base,
         params,
         {
             "LinuxDistribution": DEBIAN_12,
-            "File": file_fact,
-            "Sha1File": sha1,
-            "Directory": lambda path: (
-                {"mode": 755, "user": "root", "group": "root"} if path.endswith(".d") else None
+            "TextFile": lambda path: (
+                TextFileState(
+                    parent_exists=True,
+                    exists=True,
+                    owner="root:root",
+                    mode=0o644,
+                    sha1=hashlib.sha1(dropin.encode()).hexdigest(),
+                )
+                if path == base.SSHD_DROPIN
+                else TextFileState()
             ),
         },
         "lab-1",
@@ -179,3 +175,46 @@ def test_account_fact_parses_getent_id_and_stat_output() -> None:
     )
     assert Account().process([]) == AccountState()
     assert Account().process(["group alice:x:2005:"]) == AccountState(group_gid=2005)
+
+
+def _file_plan(have: TextFileState, mode: str = "640") -> list[str]:
+    def deploy(_: object) -> None:
+        operations.text_file(name="Put f", path="/etc/x/f.conf", content="a = 1\n", mode=mode)
+
+    p = plan(deploy, None, {"TextFile": lambda path: have})
+    assert p.error is None
+    return p.op("Put f").commands
+
+
+SHA_A1 = hashlib.sha1(b"a = 1\n").hexdigest()
+
+
+def test_text_file_in_place_plans_nothing_and_drift_is_put_back() -> None:
+    good = TextFileState(
+        parent_exists=True, exists=True, owner="root:root", mode=0o640, sha1=SHA_A1
+    )
+    assert _file_plan(good) == []
+    assert _file_plan(dataclasses.replace(good, mode=0o644)) == ["chmod 640 /etc/x/f.conf"]
+    assert _file_plan(dataclasses.replace(good, owner="bob:root")) == [
+        "chown root:root /etc/x/f.conf"
+    ]
+    assert _file_plan(dataclasses.replace(good, sha1="0" * 40)) == [
+        "upload /etc/x/f.conf",
+        "chown root:root /etc/x/f.conf",
+        "chmod 640 /etc/x/f.conf",
+    ]
+
+
+def test_text_file_creates_its_directory_when_missing() -> None:
+    assert _file_plan(TextFileState())[:2] == [
+        "mkdir -p /etc/x && chown root:root /etc/x",
+        "upload /etc/x/f.conf",
+    ]
+
+
+def test_text_file_fact_parses_stat_and_sha1() -> None:
+    assert TextFile().process(["parent", "stat root:adm:640", f"sha1 {SHA_A1}"]) == TextFileState(
+        parent_exists=True, exists=True, owner="root:adm", mode=0o640, sha1=SHA_A1
+    )
+    assert TextFile().process(["parent", "other"]) == TextFileState(parent_exists=True, other=True)
+    assert TextFile().process([]) == TextFileState()
