@@ -102,6 +102,11 @@ class Params(RoleParams):
     without flapping. ``lab-fast`` (lab sites only): heartbeats every second, down after
     5 s, no grace scaling, so a crash drill waits seconds, not half a minute, for I/O to
     resume on the surviving OSDs."""
+    mon_propose_interval_s: float | None = Field(default=None, gt=0, le=1)
+    """How long the monitors gather map updates before committing them
+    (``paxos_propose_interval``). Default: Ceph's (1 s). An RBD snapshot waits for one such
+    commit (its id comes from the OSD map), up to this long: sites with personal databases,
+    which snapshot the golden image for every copy, set 0.1 s."""
     client_hosts: tuple[str, ...] = ()
     """Hosts that only use the cluster (nfs, db roles): config and admin key, no daemon."""
 
@@ -109,6 +114,11 @@ class Params(RoleParams):
     def bootstrap(self) -> str:
         """The host that bootstraps the cluster and runs cluster-wide commands."""
         return self.mons[0].name
+
+
+PERSONAL_DB_PROPOSE_INTERVAL_S = 0.1
+"""``Params.mon_propose_interval_s`` of sites with personal databases: a copy's snapshot
+waits at most 0.1 s for the monitors instead of up to 1 s."""
 
 
 def is_ceph_host(h: Host) -> bool:
@@ -151,6 +161,7 @@ def params_for(site: SiteSpec, hosts: tuple[Host, ...]) -> Params:
         full_ratio=ceph.full_ratio,
         mon_data_avail_warn_pct=5 if site.is_lab else None,
         failure_detection="lab-fast" if site.is_lab else "ceph-default",
+        mon_propose_interval_s=PERSONAL_DB_PROPOSE_INTERVAL_S if site.databases.personal else None,
         client_hosts=tuple(h.name for h in hosts if h.name not in daemons and is_ceph_host(h)),
     )
 

@@ -33,6 +33,8 @@ def central_config(params: Params) -> dict[tuple[str, str], str]:
         wanted[("mon", "mon_data_avail_warn")] = str(params.mon_data_avail_warn_pct)
     if params.failure_detection == "lab-fast":
         wanted.update(LAB_FAST_FAILURE_DETECTION)
+    if params.mon_propose_interval_s is not None:
+        wanted[("mon", "paxos_propose_interval")] = f"{params.mon_propose_interval_s:g}"
     return wanted
 
 

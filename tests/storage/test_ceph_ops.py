@@ -106,6 +106,7 @@ def test_pool_plan_is_empty_once_the_cluster_matches(params: Params) -> None:
         "config": [
             {"section": "mon", "name": "mon_allow_pool_delete", "value": "false"},
             {"section": "mon", "name": "mon_data_avail_warn", "value": "5"},
+            {"section": "mon", "name": "paxos_propose_interval", "value": "0.1"},
             *(
                 {"section": section, "name": name, "value": value}
                 for (section, name), value in LAB_FAST_FAILURE_DETECTION.items()
@@ -126,9 +127,23 @@ def test_lab_sites_alone_get_fast_failure_detection(params: Params) -> None:
     assert params.failure_detection == "lab-fast"
     assert central_config(params)[("global", "osd_heartbeat_grace")] == "5"
     real = params.model_copy(
-        update={"failure_detection": "ceph-default", "mon_data_avail_warn_pct": None}
+        update={
+            "failure_detection": "ceph-default",
+            "mon_data_avail_warn_pct": None,
+            "mon_propose_interval_s": None,
+        }
     )
     assert central_config(real) == {("mon", "mon_allow_pool_delete"): "false"}
+
+
+@pytest.mark.parametrize(("stack", "interval"), [("lab", "0.1"), ("akiba", "0.1"), ("shiva", None)])
+def test_sites_with_personal_databases_get_quicker_monitor_commits(
+    stack: str, interval: str | None
+) -> None:
+    # every copy of a personal database takes a snapshot, which waits for a monitor commit
+    site = load_stack(stack).site
+    wanted = central_config(params_for(site, site.hosts))
+    assert wanted.get(("mon", "paxos_propose_interval")) == interval
 
 
 @pytest.mark.parametrize("stack", ["akiba", "shiva"])
