@@ -21,7 +21,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,12 +79,22 @@ def env_file(cfg: dict[str, Any], image: str, mount: Path, port: int) -> str:
     )
 
 
-def _run(*args: str, user: str | None = None) -> str:
+def _start(*args: str, user: str | None = None) -> subprocess.Popen[str]:
     cmd = ["runuser", "-u", user, "--", *args] if user else list(args)
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/")
+
+
+def _wait(proc: subprocess.Popen[str]) -> str:
+    """The finished command's stdout (DbError if it failed)."""
+    out, err = proc.communicate()
     if proc.returncode != 0:
-        raise DbError(f"`{' '.join(args)}` failed: {proc.stderr.strip()[-400:]}")
-    return proc.stdout
+        args = proc.args if isinstance(proc.args, list) else [str(proc.args)]
+        raise DbError(f"`{' '.join(map(str, args))}` failed: {err.strip()[-400:]}")
+    return out
+
+
+def _run(*args: str, user: str | None = None) -> str:
+    return _wait(_start(*args, user=user))
 
 
 class Registry:
@@ -128,20 +138,19 @@ def clone(cfg: dict[str, Any], db_set: str, user: str, now: float) -> dict[str, 
             mark = time.monotonic()
 
         # quiesce: flush Postgres's dirty pages (a short recovery on the copy), then freeze the
-        # file system while the snapshot is taken
-        _run(
-            "psql",
-            "-h",
-            "/run/postgresql",
-            "-p",
-            str(cfg["port_base"]),
-            "-qc",
-            "CHECKPOINT",
-            user="postgres",
-        )
-        step("checkpoint_s")
+        # file system while the snapshot is taken. The CHECKPOINT runs while the tool connects
+        # to the cluster; the freeze waits for it.
+        golden_socket = ("-h", "/run/postgresql", "-p", str(cfg["port_base"]))
+        checkpoint = _start("psql", *golden_socket, "-qc", "CHECKPOINT", user="postgres")
         depth = 1 + _snapshot_and_clone(
-            cluster, pool, golden, snap, image, MOUNT_ROOT / instance(db_set, "golden"), step
+            cluster,
+            pool,
+            golden,
+            snap,
+            image,
+            MOUNT_ROOT / instance(db_set, "golden"),
+            lambda: _wait(checkpoint),
+            step,
         )
         cloned_s = time.monotonic() - started
         flattened = depth > int(cfg["max_clone_depth"])
@@ -199,17 +208,26 @@ def frozen_fs(mount: Path) -> Iterator[None]:
 
 
 def _snapshot_and_clone(
-    cluster: str, pool: str, golden: str, snap: str, image: str, frozen: Path, step: Any
+    cluster: str,
+    pool: str,
+    golden: str,
+    snap: str,
+    image: str,
+    frozen: Path,
+    quiesced: Callable[[], object],
+    step: Any,
 ) -> int:
-    """Freeze ``frozen``, snapshot ``golden``, thaw; protect the snapshot and clone it to
-    ``image``. One cluster connection for all of it (each ``rbd`` command would connect
-    anew, ~0.2 s apiece). The clone depth of ``golden``."""
+    """Once ``quiesced()`` returns, freeze ``frozen``, snapshot ``golden``, thaw; protect the
+    snapshot and clone it to ``image``. One cluster connection for all of it (each ``rbd``
+    command would connect anew, ~0.2 s apiece). The clone depth of ``golden``."""
     import rados  # python3-rados and python3-rbd: on the db host only
     import rbd
 
     with rados.Rados(conffile=f"/etc/ceph/{cluster}.conf", clustername=cluster) as conn:
         with conn.open_ioctx(pool) as ioctx, rbd.Image(ioctx, golden) as parent:
             step("connect_s")
+            quiesced()
+            step("checkpoint_s")
             with frozen_fs(frozen):
                 step("freeze_s")
                 # the file system is frozen already: no quiesce round to the image's watchers
