@@ -84,7 +84,7 @@ def plan_osds(site: SiteSpec) -> tuple[OsdPlan, ...]:
     """One OSD per disk with ``use: ceph-osd`` on hosts with role ceph-osd, numbered in
     description order (hosts, then their disks), so ids never move while disks are only added
     at the end."""
-    cluster = fsid(site)
+    cluster = uuid.UUID(fsid(site))
     osds: list[OsdPlan] = []
     for h in site.hosts_with(Role.CEPH_OSD):
         for disk in h.disks:
@@ -95,7 +95,7 @@ def plan_osds(site: SiteSpec) -> tuple[OsdPlan, ...]:
                     host=h.name,
                     osd_id=len(osds),
                     device=disk.id,
-                    uuid=str(uuid.uuid5(uuid.UUID(cluster), f"{h.name}/{disk.id}")),
+                    uuid=str(uuid.uuid5(cluster, f"{h.name}/{disk.id}")),
                     wipe=disk.wipe,
                     device_class=disk.device_class,
                 )
