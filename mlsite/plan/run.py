@@ -53,7 +53,8 @@ class PlanRun:
 
 def project_name(root: Path) -> str:
     """The ``name:`` of Pulumi.yaml."""
-    doc = yaml.safe_load((root / "Pulumi.yaml").read_text(encoding="utf-8"))
+    text = (root / "Pulumi.yaml").read_text(encoding="utf-8")
+    doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return str(doc["name"])
 
 
@@ -72,11 +73,16 @@ def stack_config(root: Path, stack: str) -> tuple[dict[str, str], list[str]]:
     return config, secret_keys
 
 
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
 def site_secrets(site: SiteSpec) -> frozenset[str]:
     """Every plain secret value reachable from ``site`` (environment and decrypted)."""
     found: set[str] = set()
 
     def walk(value: Any) -> None:
+        if type(value) in _LEAVES:  # most values: nothing to look into
+            return
         if isinstance(value, Secret):
             plain = value._plain or (os.environ.get(value.env) if value.env else None)
             if plain:
@@ -187,8 +193,9 @@ def plan_site_data(
     root = project_root(root)
     site = validate(data, plaintext_secrets=True)
     config = {CONFIG_KEY: json.dumps(data), **(extra_config or {})}
-    regs = run_program(partial(main, root), project=project_name(root), stack=stack, config=config)
-    return PlanRun(project_name(root), stack, regs, site_secrets(site))
+    project = project_name(root)
+    regs = run_program(partial(main, root), project=project, stack=stack, config=config)
+    return PlanRun(project, stack, regs, site_secrets(site))
 
 
 def dumps(doc: dict[str, Any], known_secrets: frozenset[str] = frozenset()) -> str:
