@@ -179,23 +179,30 @@ def plan_stack(stack: str, root: Path | None = None) -> PlanRun:
     return plan_input(read_stack(stack, root))
 
 
+def site_input(
+    data: dict[str, Any],
+    stack: str,
+    root: Path | None = None,
+    extra_config: dict[str, str] | None = None,
+) -> StackInput:
+    """A site description given as data, read for planning as ``read_stack`` reads a stack
+    file: validated, and handed over as the engine would (secure values already decrypted)."""
+    from mlsite.spec import validate
+
+    root = project_root(root)
+    site = validate(data, plaintext_secrets=True)
+    config = {CONFIG_KEY: json.dumps(data), **(extra_config or {})}
+    return StackInput(root, project_name(root), stack, config, [], site_secrets(site))
+
+
 def plan_site_data(
     data: dict[str, Any],
     stack: str,
     root: Path | None = None,
     extra_config: dict[str, str] | None = None,
 ) -> PlanRun:
-    """Plan a site description given as data, as the engine would hand it over (secure
-    values already decrypted). Used by tests and benchmarks."""
-    from components.program import main
-    from mlsite.spec import validate
-
-    root = project_root(root)
-    site = validate(data, plaintext_secrets=True)
-    config = {CONFIG_KEY: json.dumps(data), **(extra_config or {})}
-    project = project_name(root)
-    regs = run_program(partial(main, root), project=project, stack=stack, config=config)
-    return PlanRun(project, stack, regs, site_secrets(site))
+    """Plan a site description given as data (``site_input``). Used by tests and benchmarks."""
+    return plan_input(site_input(data, stack, root, extra_config))
 
 
 def dumps(doc: dict[str, Any], known_secrets: frozenset[str] = frozenset()) -> str:
