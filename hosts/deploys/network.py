@@ -47,6 +47,7 @@ def _host_network(site: SiteSpec, h: Host) -> HostNetwork:
     return HostNetwork(
         address=str(h.address),
         prefix=site.site.networks.management.prefixlen,
+        gateway=str(site.site.networks.gateway) if site.site.networks.gateway else None,
         management_interface=mgmt,
         nics=tuple(NicConf(name=n.name, mtu=n.mtu) for n in h.nics),
         bonds=tuple(

@@ -41,6 +41,8 @@ class HostNetwork(_Model):
 
     address: str
     prefix: int
+    gateway: str | None = None
+    """Default route via the management interface. None: no route is written."""
     management_interface: str | None = None
     nics: tuple[NicConf, ...] = ()
     bonds: tuple[BondConf, ...] = ()
@@ -64,6 +66,20 @@ def _mtus(net: HostNetwork) -> dict[str, int]:
     return {n.name: n.mtu for n in net.nics}
 
 
+def _static(net: HostNetwork) -> list[str]:
+    lines = [f"    address {net.address}/{net.prefix}"]
+    if net.gateway:
+        lines.append(f"    gateway {net.gateway}")
+    return lines
+
+
+def _netplan_static(net: HostNetwork) -> dict[str, Any]:
+    entry: dict[str, Any] = {"addresses": [f"{net.address}/{net.prefix}"]}
+    if net.gateway:
+        entry["routes"] = [{"to": "default", "via": net.gateway}]
+    return entry
+
+
 def ifupdown(net: HostNetwork) -> str:
     """/etc/network/interfaces.d/50-mlsite (ifupdown + ifenslave)."""
     mtus = _mtus(net)
@@ -75,7 +91,7 @@ def ifupdown(net: HostNetwork) -> str:
             out.append(f"    bond-master {enslaved[name].name}")
         if name == net.management_interface and name not in enslaved:
             out[-2] = f"iface {name} inet static"
-            out.append(f"    address {net.address}/{net.prefix}")
+            out += _static(net)
     for bond in net.bonds:
         static = bond.name == net.management_interface
         out += [
@@ -84,7 +100,7 @@ def ifupdown(net: HostNetwork) -> str:
             f"iface {bond.name} inet {'static' if static else 'manual'}",
         ]
         if static:
-            out.append(f"    address {net.address}/{net.prefix}")
+            out += _static(net)
         out += [
             f"    bond-slaves {' '.join(bond.interfaces)}",
             f"    bond-mode {bond.mode}",
@@ -109,7 +125,7 @@ def netplan(net: HostNetwork) -> str:
         ethernets[name] = {"dhcp4": False, "mtu": mtus.get(name, 1500)}
     mgmt = net.management_interface
     if mgmt in ethernets:
-        ethernets[mgmt]["addresses"] = [f"{net.address}/{net.prefix}"]
+        ethernets[mgmt].update(_netplan_static(net))
     bonds: dict[str, Any] = {}
     vlans: dict[str, Any] = {}
     for bond in net.bonds:
@@ -120,7 +136,7 @@ def netplan(net: HostNetwork) -> str:
             "parameters": {"mode": bond.mode, "mii-monitor-interval": 100},
         }
         if bond.name == mgmt:
-            bonds[bond.name]["addresses"] = [f"{net.address}/{net.prefix}"]
+            bonds[bond.name].update(_netplan_static(net))
         for vlan in bond.vlans:
             entry: dict[str, Any] = {"id": vlan.id, "link": bond.name, "mtu": vlan.mtu or bond.mtu}
             if vlan.address:

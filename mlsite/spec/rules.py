@@ -93,6 +93,11 @@ def addresses_in_networks(spec: SiteSpec) -> Iterator[Problem]:
                 ("hosts", i, "address"),
                 f"{h.address} is the network or broadcast address of {nets.management}; pick a host address",
             )
+        if nets.gateway is not None and h.address == nets.gateway:
+            yield Problem(
+                ("hosts", i, "address"),
+                f"{h.address} is the site's default gateway (site.networks.gateway); give the host another address",
+            )
         if h.storage_address is not None:
             if nets.storage is None:
                 yield Problem(
@@ -104,6 +109,22 @@ def addresses_in_networks(spec: SiteSpec) -> Iterator[Problem]:
                     ("hosts", i, "storage_address"),
                     f"{h.storage_address} is outside the storage network {nets.storage}",
                 )
+
+
+@rule
+def gateway_in_management(spec: SiteSpec) -> Iterator[Problem]:
+    nets = spec.site.networks
+    gw = nets.gateway
+    if gw is None:
+        return
+    if gw not in nets.management or gw in (
+        nets.management.network_address,
+        nets.management.broadcast_address,
+    ):
+        yield Problem(
+            ("site", "networks", "gateway"),
+            f"{gw} is not a host address of the management network {nets.management}; the default gateway must be reachable on it",
+        )
 
 
 @rule

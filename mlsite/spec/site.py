@@ -31,6 +31,9 @@ class Networks(Model):
     """Network every host's ``address`` lies in (SSH, Kubernetes, NFS clients)."""
     storage: IpNetwork | None = None
     """Separate network for Ceph replication. Default: none; storage shares management."""
+    gateway: IpAddress | None = None
+    """Default route of the hosts, inside the management network. Default: none; the
+    network deploy writes no route and leaves the host's current default route alone."""
 
 
 class GeneratedCa(Model):

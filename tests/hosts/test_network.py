@@ -80,3 +80,23 @@ def test_ubuntu_uses_netplan() -> None:
     assert "bond0" in p.upload(network.NETPLAN_FILE)
     assert p.has("network | Validate with netplan generate")
     assert not any("ifup" in o.text for o in p.ops)
+
+
+def test_default_gateway_goes_on_the_management_link_only() -> None:
+    routed = NET.model_copy(update={"gateway": "10.0.0.1"})
+    text = render.ifupdown(routed)
+    assert "iface bond0 inet static\n    address 10.0.0.5/24\n    gateway 10.0.0.1\n" in text
+    assert text.count("gateway") == 1 and "gateway" not in render.ifupdown(NET)
+    doc = yaml.safe_load(render.netplan(routed))["network"]
+    assert doc["bonds"]["bond0"]["routes"] == [{"to": "default", "via": "10.0.0.1"}]
+    assert "routes" not in doc["vlans"]["bond0.20"]
+    assert "routes" not in yaml.safe_load(render.netplan(NET))["network"]["bonds"]["bond0"]
+
+
+def test_site_gateway_reaches_the_host_parameters(lab_site: SiteSpec) -> None:
+    networks = lab_site.site.networks.model_copy(update={"gateway": "10.77.0.1"})
+    site = lab_site.model_copy(
+        update={"site": lab_site.site.model_copy(update={"networks": networks})}
+    )
+    params = network.params_for(site, site.hosts)
+    assert "    gateway 10.77.0.1" in render.ifupdown(params.hosts["lab-1"])
