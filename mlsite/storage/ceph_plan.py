@@ -236,5 +236,16 @@ def config_commands(wanted: dict[tuple[str, str], str], config: list[dict[str, A
     return [
         f"ceph config set {section} {name} {value}"
         for (section, name), value in sorted(wanted.items())
-        if have.get((section, name)) != value
+        if not same_setting(have.get((section, name)), value)
     ]
+
+
+def same_setting(have: str | None, wanted: str) -> bool:
+    """Whether a setting's value as the monitors show it is ``wanted`` (numbers by value:
+    ``0.100000`` is ``0.1``)."""
+    if have is None or have == wanted:
+        return have == wanted
+    try:
+        return float(have) == float(wanted)
+    except ValueError:
+        return False

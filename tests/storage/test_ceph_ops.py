@@ -10,6 +10,7 @@ from hosts.deploys.ceph_pools import LAB_FAST_FAILURE_DETECTION, central_config,
 from hosts.deploys.disks import DiskRefused
 from hosts.facts import DiskContents
 from mlsite.spec import load_stack
+from mlsite.storage.ceph_plan import config_commands
 from mlsite.storage.keys import generate_key
 from tests.hosts.fakehost import DEBIAN_12, plan
 from tests.storage.labrun import lab_site
@@ -152,3 +153,14 @@ def test_real_sites_keep_cephs_own_failure_detection_and_warnings(stack: str) ->
     real = params_for(site, site.hosts)
     assert real.failure_detection == "ceph-default"
     assert real.mon_data_avail_warn_pct is None
+
+
+def test_a_number_shown_with_other_digits_is_the_same_setting() -> None:
+    have = [{"section": "mon", "name": "paxos_propose_interval", "value": "0.100000"}]
+    assert config_commands({("mon", "paxos_propose_interval"): "0.1"}, have) == []
+    assert config_commands({("mon", "paxos_propose_interval"): "0.2"}, have) == [
+        "ceph config set mon paxos_propose_interval 0.2"
+    ]
+    assert config_commands({("mon", "mon_allow_pool_delete"): "false"}, []) == [
+        "ceph config set mon mon_allow_pool_delete false"
+    ]
