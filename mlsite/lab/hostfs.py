@@ -90,9 +90,12 @@ def write_host_files(root: Path, host: LabHost, files: HostFiles, devices: dict[
         root,
         "etc/apt/apt.conf.d/01mlsite-lab-proxy",
         f'Acquire::http::Proxy "http://{plan.gateway}:{APT_PROXY_PORT}/";\n'
-        # apt-cacher-ng can stall one of several hosts asking for the same file at once;
-        # a bounded wait and retries turn that stall into a short delay instead of a hang.
+        # apt-cacher-ng can stall or fail one of several hosts asking for the same file at
+        # once; a bounded wait and retries turn that into a short delay instead of a hang.
+        # Retries are immediate: with apt 2.6's back-off delay, a failed InRelease fetch
+        # left apt-get update waiting forever with every method idle.
         'Acquire::http::Timeout "30";\nAcquire::Retries "5";\n'
+        'Acquire::Retries::Delay "false";\n'
         # without pipelining: apt's pipelined requests to apt-cacher-ng hung for minutes
         'Acquire::http::Pipeline-Depth "0";\n',
     )
