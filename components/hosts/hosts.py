@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from components.hosts.deploy import HostDeploy, HostDeployArgs
 from components.hosts.inputs import MAX_GROUP_HOSTS, plan_groups
 from components.hosts.roles import BASE_ROLE, DATA_ROLES, roles
+from components.outputs import known
 from mlsite.spec import SiteSpec
 
 
@@ -55,7 +56,7 @@ class Hosts(pulumi.ComponentResource):
                 self.deploys[group.name] = deploy
                 if role.name == BASE_ROLE:
                     base.append(deploy)
-        self.host_names = pulumi.Output.from_input([h.name for h in site.hosts])
+        self.host_names = known([h.name for h in site.hosts])
         self.register_outputs({"host_names": self.host_names, "groups": sorted(self.deploys)})
 
 

@@ -6,6 +6,7 @@ import pulumi
 
 from components.hosts.deploy import HostDeploy, HostDeployArgs
 from components.hosts.inputs import HostGroup, host_entry
+from components.outputs import known
 from components.storage.keys import CephKeys
 from hosts.deploys.ceph import is_ceph_host, params_for
 from mlsite.spec import SiteSpec
@@ -55,7 +56,7 @@ class CephCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.deploy]),
         )
         self.fsid = pulumi.Output.from_input(fsid(site))
-        self.mon_hosts = pulumi.Output.from_input([m.address for m in plan_mons(site)])
+        self.mon_hosts = known([m.address for m in plan_mons(site)])
         self.admin_keyring = pulumi.Output.secret(keys.keyrings.apply(_admin))
         self.register_outputs(
             {"fsid": self.fsid, "mon_hosts": self.mon_hosts, "admin_keyring": self.admin_keyring}

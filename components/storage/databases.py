@@ -6,6 +6,7 @@ import pulumi
 
 from components.hosts.deploy import HostDeploy, HostDeployArgs
 from components.hosts.inputs import HostGroup
+from components.outputs import known
 from components.storage.ceph import CephCluster
 from hosts.deploys.personal_db import params_for
 from mlsite.spec import Role, SiteSpec
@@ -38,5 +39,5 @@ class PersonalDatabases(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, protect=True, depends_on=[ceph.deploy]),
         )
         self.host = pulumi.Output.from_input(params.host)
-        self.sets = pulumi.Output.from_input([s.name for s in params.sets])
+        self.sets = known([s.name for s in params.sets])
         self.register_outputs({"host": self.host, "sets": self.sets})
