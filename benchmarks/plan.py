@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -228,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.case is not None:
         print(json.dumps(run_case(args.case)))
         return 0
+    load_before = os.getloadavg()[0]
     cases = []
     for case in CASES:
         out = subprocess.run(
@@ -250,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": _cpus(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            # other work on the machine disturbs the timings (1-minute load, start and end)
+            "load_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         },
         "repeats": REPEATS,
         "cli_repeat": CLI_REPEAT,
@@ -266,8 +270,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cpus() -> int:
-    import os
-
     return len(os.sched_getaffinity(0))
 
 
@@ -275,7 +277,8 @@ def _markdown(doc: dict[str, Any]) -> str:
     lines = [
         "# `mlsite plan` benchmark",
         "",
-        f"{doc['machine']['cpus']} CPUs, Python {doc['machine']['python']}; medians of the runs "
+        f"{doc['machine']['cpus']} CPUs (1-minute load {doc['machine']['load_1m'][0]} at the start, "
+        f"{doc['machine']['load_1m'][1]} at the end), Python {doc['machine']['python']}; medians of the runs "
         "in the table (site plan and flat programs alternated in one process). "
         "Site plan = the stack program (site model validation, Site, Hosts, HostDeploy, role "
         "params) under the mocks, then the plan document; flat = the same registrations made "
