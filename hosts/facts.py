@@ -119,6 +119,11 @@ class DiskProbe(FactBase[DiskContents]):
         return DiskContents(path="", device=device, signatures=tuple(sigs), partitions=tuple(parts))
 
 
+def _keyed(output: list[str]) -> dict[str, str]:
+    """``key value`` lines -> {key: value} (a later line wins)."""
+    return {kind: value for kind, _, value in (line.strip().partition(" ") for line in output)}
+
+
 @dataclass(frozen=True)
 class AccountState:
     """A local account as the host has it (``getent``, ``id``, ``stat``)."""
@@ -165,10 +170,7 @@ class Account(FactBase[AccountState]):
         return AccountState()
 
     def process(self, output: list[str]) -> AccountState:
-        values: dict[str, str] = {}
-        for line in output:
-            kind, _, value = line.strip().partition(" ")
-            values[kind] = value
+        values = _keyed(output)
         state = AccountState()
         if "passwd" in values:
             fields = values["passwd"].split(":")
@@ -222,10 +224,7 @@ class TextFile(FactBase[TextFileState]):
         return TextFileState()
 
     def process(self, output: list[str]) -> TextFileState:
-        values: dict[str, str] = {}
-        for line in output:
-            kind, _, value = line.strip().partition(" ")
-            values[kind] = value
+        values = _keyed(output)
         owner, mode = None, None
         if "stat" in values:
             user, group, octal = values["stat"].split(":")
