@@ -225,6 +225,21 @@ def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
+NOTES = [
+    "How mlsite's re-apply got here (same hosts, same playbook, earlier records: 5.3 s on 1",
+    "host, 6.0 s on 3):",
+    "- TCP_NODELAY on the runner's SSH connections. paramiko leaves Nagle's algorithm on,",
+    "  and each fact is an exchange of small packets that waited out the host's delayed",
+    "  ACK: 48 ms per command before, 6 ms after.",
+    "- A host whose prepared operations all report no change is left out of pyinfra's",
+    "  execute pass, which would evaluate every operation and read every fact again.",
+    "- One-command facts for files (owner, mode, sha1 and parent directory) and accounts",
+    "  (getent, id, stat) instead of pyinfra's File + Directory + Sha1File and its Users",
+    "  fact (which lists every account with its last login, ~170 ms per read).",
+    "Ansible runs with pipelining and SSH ControlPersist (benchmarks/ansible/ansible.cfg).",
+]
+
+
 def markdown(data: dict[str, Any]) -> str:
     lines = [
         "# Host layer benchmark: base layer, mlsite vs Ansible",
@@ -244,6 +259,7 @@ def markdown(data: dict[str, Any]) -> str:
             f"{r['ansible_reapply_s'] / r['mlsite_reapply_s']:.1f}x |"
         )
     s = data["summary"]
+    lines += ["", *NOTES]
     lines += [
         "",
         f"- re-apply 10 hosts / 1 host: {s.get('reapply_10_over_1', 'n/a')} (target <= 1.5)",
