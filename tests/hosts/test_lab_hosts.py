@@ -181,3 +181,41 @@ def test_pyinfra_cli_runs_a_deploy_file_with_the_site_inventory(converged: LabSe
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "lab-3" in proc.stdout + proc.stderr  # pyinfra 3 reports on stderr
+
+
+def test_batched_fact_reads_plan_what_one_by_one_reads_plan(converged: LabSession) -> None:
+    """hosts.prefetch serves the prepare stage from a few batched reads per host: with drift
+    made by hand, every role's dry run plans exactly what reading each fact alone plans."""
+    from hosts.execute import execute, target_inventory
+    from hosts.request import RunRequest
+
+    lab = converged
+    lab.run(
+        "lab-3",
+        "chmod 600 /etc/sysctl.d/90-mlsite.conf && usermod -s /bin/sh alice && "
+        "echo 'server 192.0.2.1' >> /etc/chrony/chrony.conf",
+    )
+    try:
+        for role in ROLES:
+            request = RunRequest.model_validate(_request(lab, role, "dry-run"))
+            spec = get_role(role)
+            params = spec.params_model.model_validate(request.params)
+            plans = [
+                execute(
+                    target_inventory(request.hosts),
+                    spec.deploy,
+                    params,
+                    "dry-run",
+                    prefetch_facts=batched,
+                )
+                for batched in (True, False)
+            ]
+            assert plans[0] == plans[1], role
+            if role == "base":
+                changed = [op.name for op in plans[0]["lab-3"].operations if op.changed]
+                for op in ("Persist kernel settings", "Create user alice", "Configure chrony"):
+                    assert any(op in name for name in changed), (op, changed)
+                assert not any(op.changed for op in plans[0]["lab-1"].operations)
+    finally:
+        healed = run(_request(lab, "base", "apply"))
+    assert healed["ok"] and healed["hosts"]["lab-3"]["changed"] >= 3
