@@ -177,7 +177,7 @@ pull 5.37 s (200 MB/s) vs scp 2.96 s (363 MB/s): 55%; push 5.82 s vs 3.24 s: 56%
   of the content at all, so ~3.0 s per GiB on 2 cores.
 - containerd 1.6.20 (`ctr images pull`): ctr fetches and streams every byte over gRPC to
   containerd, which hashes it (crypto/sha256.block: 18% of all samples) and allocates per
-  chunk (Go GC: ~9%); ctr itself 21%. Fetch alone ~6.3 s, with unpack ~8.5 s per GiB. A
+  chunk (Go GC: ~9%); ctr itself 21% (profile of `ctr content fetch`, without unpack). A
   faster containerd pull needs a newer containerd (in-daemon transfer service, 1.7+) built
   with a Go that uses SHA-NI; Debian bookworm's packages have neither.
 """
