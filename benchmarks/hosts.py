@@ -236,6 +236,13 @@ NOTES = [
     "- One-command facts for files (owner, mode, sha1 and parent directory) and accounts",
     "  (getent, id, stat) instead of pyinfra's File + Directory + Sha1File and its Users",
     "  fact (which lists every account with its last login, ~170 ms per read).",
+    "- Facts read in batches (hosts/prefetch.py): the deploy is evaluated in a scratch",
+    "  state to learn its fact commands, which then run in one shell script per round",
+    "  (2-3 round trips per host instead of ~22).",
+    "Scaling from 1 to 10 hosts is bounded by this machine, which runs the runner and all",
+    "10 lab hosts on 2 cores: in a separate accounting run, a 10-host re-apply took 2.3 s",
+    "wall and ~2.6 CPU-s (runner ~1.3 CPU-s of which ~0.45 s is interpreter start and",
+    "imports, the 10 hosts' cgroups ~1.3 CPU-s: their sshd logins and fact commands).",
     "Ansible runs with pipelining and SSH ControlPersist (benchmarks/ansible/ansible.cfg).",
 ]
 
