@@ -61,7 +61,7 @@ def execute(
     params: RoleParams,
     mode: Mode,
     *,
-    prefetch_facts: bool = True,
+    prefetch_facts: bool = False,
 ) -> dict[str, HostResult]:
     """Run ``deploy(params)`` on every inventory host; per-host results.
 

@@ -29,6 +29,12 @@ class RoleDeploy:
     """Pure: site description + the hosts of one group -> parameters."""
     applies_to: Callable[[Host], bool] = lambda host: True
     """Hosts the role is meant for (the gpu role: hosts with GPUs). Default: every host."""
+    batch_facts: bool = False
+    """Read the deploy's facts in batches (``hosts.prefetch``), which evaluates the deploy
+    in a scratch state first. Only for deploys that read facts of the current host alone
+    and keep no state between calls: the ceph deploy, for one, reads the bootstrap
+    monitor's keyring and caches the cluster keys, and a scratch evaluation there would
+    make new keys. Default: off (one SSH command per fact)."""
 
 
 _MODULES: dict[str, str] = {

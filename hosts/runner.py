@@ -99,7 +99,13 @@ def handle(text: str) -> tuple[RunResult, int]:
     redacting = _Redact(secrets)
     for handler in logging.getLogger().handlers:
         handler.addFilter(redacting)
-    hosts = execute(target_inventory(request.hosts), role.deploy, params, request.mode)
+    hosts = execute(
+        target_inventory(request.hosts),
+        role.deploy,
+        params,
+        request.mode,
+        prefetch_facts=role.batch_facts,
+    )
     hosts = {
         name: result.model_copy(update={"errors": tuple(redact(e, secrets) for e in result.errors)})
         for name, result in hosts.items()

@@ -196,7 +196,9 @@ def _sysctl(params: Params) -> None:
             server.sysctl(name=f"Set {key} = {value}", key=key, value=value)
 
 
-ROLE = RoleDeploy(name="base", deploy=base, params_model=Params, params_for=params_for)
+ROLE = RoleDeploy(
+    name="base", deploy=base, params_model=Params, params_for=params_for, batch_facts=True
+)
 
 # Run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/base.py
 if "__name__" not in globals():

@@ -133,7 +133,13 @@ def containerd(params: Params) -> None:
     )
 
 
-ROLE = RoleDeploy(name="containerd", deploy=containerd, params_model=Params, params_for=params_for)
+ROLE = RoleDeploy(
+    name="containerd",
+    deploy=containerd,
+    params_model=Params,
+    params_for=params_for,
+    batch_facts=True,
+)
 
 # Run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/containerd.py
 if "__name__" not in globals():

@@ -87,7 +87,9 @@ def disks(params: Params) -> None:
         )
 
 
-ROLE = RoleDeploy(name="disks", deploy=disks, params_model=Params, params_for=params_for)
+ROLE = RoleDeploy(
+    name="disks", deploy=disks, params_model=Params, params_for=params_for, batch_facts=True
+)
 
 # Run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/disks.py
 if "__name__" not in globals():

@@ -135,6 +135,7 @@ ROLE = RoleDeploy(
     params_model=Params,
     params_for=params_for,
     applies_to=lambda h: bool(h.gpus),
+    batch_facts=True,
 )
 
 # Run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/gpu.py

@@ -82,7 +82,11 @@ def monitoring_agent(params: Params) -> None:
 
 
 ROLE = RoleDeploy(
-    name="monitoring_agent", deploy=monitoring_agent, params_model=Params, params_for=params_for
+    name="monitoring_agent",
+    deploy=monitoring_agent,
+    params_model=Params,
+    params_for=params_for,
+    batch_facts=True,
 )
 
 # Run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/monitoring_agent.py

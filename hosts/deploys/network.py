@@ -148,7 +148,9 @@ def _check_answers(net: HostNetwork) -> None:
     )
 
 
-ROLE = RoleDeploy(name="network", deploy=network, params_model=Params, params_for=params_for)
+ROLE = RoleDeploy(
+    name="network", deploy=network, params_model=Params, params_for=params_for, batch_facts=True
+)
 
 # Run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/network.py
 if "__name__" not in globals():

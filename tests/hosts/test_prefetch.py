@@ -73,3 +73,12 @@ def test_discovery_learns_the_distribution_first_then_the_rest(
     for path in (base.SSHD_DROPIN, base.SUDOERS, base.SYSCTL_FILE, "/etc/chrony/chrony.conf"):
         assert path in text
     assert "getent passwd" in text and "dpkg -l" in text
+
+
+def test_deploys_reading_other_hosts_or_keeping_state_are_never_batched() -> None:
+    """A scratch evaluation of the ceph deploy would read the bootstrap monitor's keyring as
+    empty and cache freshly made cluster keys; such roles read their facts one by one."""
+    from hosts.roles import get_role
+
+    assert not get_role("ceph").batch_facts and not get_role("nfs_ha").batch_facts
+    assert get_role("base").batch_facts
