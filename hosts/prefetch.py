@@ -127,7 +127,11 @@ def fetch(host: Host, commands: list[str]) -> dict[str, Result]:
     if not commands:
         return {}
     token = f"@@mlsite-fact-{secrets.token_hex(6)}"
-    status, output = host.run_shell_command(StringCommand(batch_script(commands, token)))
+    try:
+        status, output = host.run_shell_command(StringCommand(batch_script(commands, token)))
+    except Exception as exc:  # SSH trouble: each fact is then read alone
+        log.debug("prefetch on %s failed (%s); its facts are read one by one", host.name, exc)
+        return {}
     if not status:
         log.debug("prefetch on %s failed; its facts are read one by one", host.name)
         return {}
