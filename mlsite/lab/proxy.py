@@ -41,11 +41,11 @@ def write_config(dirs: LabDirs, plan: LabPlan) -> Path:
                 f"SocketPath: {dirs.run / 'apt-cacher-ng.socket'}",
                 "Remap-debrep: file:deb_mirror*.gz /debian ; file:backends_debian",
                 "ExThreshold: 4",
-                # Serve a package index fetched in the last 5 minutes from the cache. Lab
-                # hosts refresh their lists at the same moment; with the default (27 s)
-                # the proxy re-fetched an index while another client's copy was being
-                # moved aside, failed ("File exists") and left apt-get update hanging on
-                # 7 of 10 hosts.
+                # Serve a package index fetched in the last 5 minutes from the cache, so
+                # fewer upstream re-fetches race: lab hosts refresh their lists at the
+                # same moment, and a re-fetch while another client's copy was moved aside
+                # failed ("File exists"). This narrows the race without closing it; the
+                # hosts' apt retries (hostfs) turn a failed fetch into a short delay.
                 "FreshIndexMaxAge: 300",
                 "ForeGround: 1",
                 "",
