@@ -193,14 +193,16 @@ def measure(run: Run, scale: int = PGBENCH_SCALE, tries: int = 3) -> dict[str, A
 
 
 def bench_site(site: Any, scale: int) -> Any:
-    """The lab site with OSD disks and golden image large enough for pgbench ``scale`` twice
-    over (the golden database and the restored copy, three replicas each)."""
+    """The lab site with the golden image large enough for pgbench ``scale`` twice over (the
+    golden database and the restored copy) and OSD disks that hold that much with room to
+    spare: one replica per OSD (3 hosts, size 3), under half full. OSD files end up allocated
+    in full on this machine's disk, so they are sized no larger than that."""
     data_gib = max(4, 2 * (scale * 19 // 1000) + 5)  # ~19 MB per scale unit, with indexes
     hosts = tuple(
         h.model_copy(
             update={
                 "disks": tuple(
-                    d.model_copy(update={"size_gib": max(10, 2 * data_gib)}) for d in h.disks
+                    d.model_copy(update={"size_gib": max(10, data_gib + 4)}) for d in h.disks
                 )
             }
         )
