@@ -22,6 +22,7 @@ from pyinfra.api.operations import run_ops
 from pyinfra.api.state import BaseStateCallback, State, StateStage
 from pyinfra.context import ctx_host, ctx_state
 
+from hosts import openssh
 from hosts.connection import CONNECT_TIMEOUT_S, ssh_data
 from hosts.params import RoleParams
 from hosts.prefetch import prefetch
@@ -40,8 +41,15 @@ class _Errors(BaseStateCallback):
         self.by_host.setdefault(host.name, []).append(f"cannot connect: {error}")
 
 
-def target_inventory(targets: tuple[Target, ...], extra: dict[str, Any] | None = None) -> Inventory:
-    """A pyinfra inventory of runner targets."""
+def target_inventory(
+    targets: tuple[Target, ...],
+    extra: dict[str, Any] | None = None,
+    *,
+    shared_ssh: bool = True,
+) -> Inventory:
+    """A pyinfra inventory of runner targets, reached with the OpenSSH client and shared
+    connections (``hosts.openssh``) where it is installed, else (or without
+    ``shared_ssh``) with pyinfra's own paramiko connector."""
     hosts = [
         (
             t.name,
@@ -52,7 +60,10 @@ def target_inventory(targets: tuple[Target, ...], extra: dict[str, Any] | None =
         )
         for t in targets
     ]
-    return Inventory((hosts, {}))  # type: ignore[no-untyped-call]
+    inventory = Inventory((hosts, {}))  # type: ignore[no-untyped-call]
+    if shared_ssh and openssh.available():
+        openssh.use_openssh(inventory)
+    return inventory
 
 
 def execute(

@@ -16,6 +16,7 @@ its output is split into pyinfra's lines, so every fact parses exactly what it w
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import shlex
@@ -33,6 +34,26 @@ from pyinfra.context import ctx_host, ctx_state
 log = logging.getLogger("mlsite.hosts")
 
 MAX_ROUNDS = 3
+
+
+def _remember_connectors() -> None:
+    """Look pyinfra's connectors up once per process.
+
+    Every ``Inventory`` pyinfra makes reads the entry points of every installed distribution
+    to find its connectors (importlib.metadata keeps no cache): 30-40 ms each time in
+    mlsite's environment. Discovery makes a scratch inventory per host per round, so that
+    lookup was most of a round's cost. The installed connectors cannot change while the
+    runner runs, so the first answer is kept."""
+    import pyinfra.api.connectors as connectors
+    import pyinfra.api.inventory as inventory
+
+    if getattr(connectors.get_all_connectors, "cache_info", None) is None:
+        lookup = functools.cache(connectors.get_all_connectors)
+        connectors.get_all_connectors = lookup
+        inventory.get_all_connectors = lookup  # type: ignore[attr-defined]  # imported by name there
+
+
+_remember_connectors()
 Result = tuple[bool, CommandOutput]
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlsite import sshmux
 from mlsite.lab import disks, machine, net, procs, proxy, rootfs, ssh, teardown
 from mlsite.lab.errors import LabError
 from mlsite.lab.hostfs import HostFiles, write_host_files
@@ -76,6 +77,7 @@ class Lab:
                 )
             net.check_clashes(plan)
             net.check_owner(str(self.dirs.state))
+            sshmux.close_masters(_ssh_targets(plan.hosts))  # left by a lab that was not downed
             book.state.plan = plan
             book.save()
             ssh.ensure_key(self.dirs)
@@ -100,6 +102,8 @@ class Lab:
         require_root()
         net.check_owner(str(self.dirs.state))
         with self._book() as book:
+            if book.state.plan is not None:
+                sshmux.close_masters(_ssh_targets(book.state.plan.hosts))
             removed = teardown.teardown(self.dirs, book.state)
             book.state = LabState()
             if purge:
@@ -155,6 +159,7 @@ class Lab:
         require_root()
         with self._book() as book:
             host = self._host(book, name)
+            sshmux.close_masters(_ssh_targets([host]))  # its connections die with it
             net.set_link(host, up=False)
             net.flush_addresses(host)
             role = f"host:{host.name}"
@@ -296,3 +301,8 @@ class Lab:
         pid = procs.spawn(args, self.dirs.run / "fence-daemon.log")
         book.record(Resource("process", "fence-daemon", str(pid)))
         proxy.wait_listening(str(plan.gateway), FENCE_PORT, pid, "the lab fence daemon")
+
+
+def _ssh_targets(hosts: Iterable[LabHost]) -> list[tuple[str, str, int]]:
+    """The shared SSH connections the host runner may hold to ``hosts``."""
+    return [(h.ssh_user, str(h.address), h.ssh_port) for h in hosts]

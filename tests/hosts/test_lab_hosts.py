@@ -185,7 +185,8 @@ def test_pyinfra_cli_runs_a_deploy_file_with_the_site_inventory(converged: LabSe
 
 def test_batched_fact_reads_plan_what_one_by_one_reads_plan(converged: LabSession) -> None:
     """hosts.prefetch serves the prepare stage from a few batched reads per host: with drift
-    made by hand, every role's dry run plans exactly what reading each fact alone plans."""
+    made by hand, every role's dry run plans exactly what reading each fact alone plans, and
+    what pyinfra's own connector plans."""
     from hosts.execute import execute, target_inventory
     from hosts.request import RunRequest
 
@@ -200,17 +201,19 @@ def test_batched_fact_reads_plan_what_one_by_one_reads_plan(converged: LabSessio
             request = RunRequest.model_validate(_request(lab, role, "dry-run"))
             spec = get_role(role)
             params = spec.params_model.model_validate(request.params)
+            # batched and one by one over shared OpenSSH connections, and one by one over
+            # pyinfra's own paramiko connector
             plans = [
                 execute(
-                    target_inventory(request.hosts),
+                    target_inventory(request.hosts, shared_ssh=shared),
                     spec.deploy,
                     params,
                     "dry-run",
                     prefetch_facts=batched,
                 )
-                for batched in (True, False)
+                for batched, shared in ((True, True), (False, True), (False, False))
             ]
-            assert plans[0] == plans[1], role
+            assert plans[0] == plans[1] == plans[2], role
             if role == "base":
                 changed = [op.name for op in plans[0]["lab-3"].operations if op.changed]
                 for op in ("Persist kernel settings", "Create user alice", "Configure chrony"):

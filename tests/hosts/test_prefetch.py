@@ -82,3 +82,18 @@ def test_deploys_reading_other_hosts_or_keeping_state_are_never_batched() -> Non
 
     assert not get_role("ceph").batch_facts and not get_role("nfs_ha").batch_facts
     assert get_role("base").batch_facts
+
+
+def test_connector_lookup_is_read_once_and_still_finds_every_connector() -> None:
+    """Discovery makes a scratch inventory per host per round; pyinfra's connector lookup
+    (every distribution's entry points) is kept after its first read."""
+    import pyinfra.api.connectors as connectors
+    from pyinfra.api import Inventory
+
+    lookup = connectors.get_all_connectors
+    before = lookup.cache_info().hits  # type: ignore[attr-defined]
+    inventory = Inventory(([("h", {}), ("@local", {})], {}))
+    assert lookup.cache_info().hits > before  # type: ignore[attr-defined]
+    assert {"ssh", "local", "docker"} <= set(lookup())
+    assert inventory.get_host("@local").connector_cls.__name__ == "LocalConnector"
+    assert inventory.get_host("h").connector_cls.__name__ == "SSHConnector"
