@@ -1,4 +1,4 @@
-"""Which distribution a host runs, from pyinfra's LinuxDistribution fact."""
+"""Which distribution a host runs, from its os-release (``hosts.facts.OsRelease``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pyinfra.context import host
-from pyinfra.facts.server import LinuxDistribution
+
+from hosts.facts import OsRelease
 
 Family = Literal["debian", "ubuntu"]
 
@@ -41,7 +42,7 @@ _CODENAMES = {("debian", 12): "bookworm", ("ubuntu", 22): "jammy", ("ubuntu", 24
 
 def distro() -> Distro:
     """The current host's distribution; UnsupportedDistribution when not supported."""
-    fact = host.get_fact(LinuxDistribution)
+    fact = host.get_fact(OsRelease)
     name = (fact.get("name") or "").lower()
     major = fact.get("major") or 0
     family: Family

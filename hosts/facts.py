@@ -1,12 +1,57 @@
-"""Custom pyinfra facts: GPUs from nvidia-smi, what a block device holds."""
+"""Custom pyinfra facts: the distribution, GPUs from nvidia-smi, what a block device holds,
+accounts and text files in one read each."""
 
 from __future__ import annotations
 
 import csv
 import shlex
 from dataclasses import dataclass
+from typing import Any
 
 from pyinfra.api.facts import FactBase
+
+_PRETTY = {"debian": "Debian", "ubuntu": "Ubuntu"}
+
+
+class OsRelease(FactBase[dict[str, Any]]):
+    """The distribution from os-release, in the shape of pyinfra's ``LinuxDistribution``
+    (``name``, ``major``, ``minor``, ``release_meta``).
+
+    pyinfra's fact writes every ``/etc/*-release`` file into a local temporary directory to
+    parse it with the ``distro`` library: ~5 ms of local disk work per read, and every
+    deploy reads it first. This one parses os-release (the file systemd-era Debian and
+    Ubuntu define their release by) in memory."""
+
+    def command(self) -> str:
+        return "cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release"
+
+    @staticmethod
+    def default() -> dict[str, Any]:
+        return {"name": None, "major": None, "minor": None, "release_meta": {}}
+
+    def process(self, output: list[str]) -> dict[str, Any]:
+        meta: dict[str, str] = {}
+        for line in output:
+            key, sep, value = line.partition("=")
+            key = key.strip()
+            if not sep or not key or key.startswith("#"):
+                continue
+            try:
+                words = shlex.split(value)
+            except ValueError:  # unbalanced quotes: keep the text as written
+                words = [value.strip().strip("\"'")]
+            meta[key.upper()] = words[0] if words else ""
+        if not meta:
+            return self.default()
+        version = meta.get("VERSION_ID", "").split(".")
+        ident = meta.get("ID", "").lower()
+        return {
+            "name": _PRETTY.get(ident, meta.get("NAME")),
+            "major": int(version[0]) if version[0].isdigit() else None,
+            "minor": int(version[1]) if len(version) > 1 and version[1].isdigit() else None,
+            "release_meta": meta,
+        }
+
 
 GPU_QUERY = "index,name,uuid,memory.total,driver_version,pci.bus_id,persistence_mode"
 """Fields asked of ``nvidia-smi --query-gpu`` (order matters to the parser)."""
@@ -156,12 +201,13 @@ class Account(FactBase[AccountState]):
             f"n={shlex.quote(user)}; "
             'if p=$(getent passwd "$n"); then echo "passwd $p"; '
             'echo "groups $(id -Gn "$n")"; '
-            'h=$(printf %s "$p" | cut -d: -f6); '
+            # the sixth passwd field, by expansion (no subprocess): name:pw:uid:gid:gecos:home:shell
+            "h=${p#*:*:*:*:*:}; h=${h%%:*}; "
             '[ -d "$h" ] && echo "home yes"; '
             '[ -d "$h/.ssh" ] && echo "ssh $(stat -c %U:%G:%a "$h/.ssh")"; '
             '[ -f "$h/.ssh/authorized_keys" ] && echo "keys '
             '$(stat -c %U:%G:%a "$h/.ssh/authorized_keys"):'
-            '$(sha1sum < "$h/.ssh/authorized_keys" | cut -d" " -f1)"; fi; '
+            '$(set -- $(sha1sum < "$h/.ssh/authorized_keys"); echo "$1")"; fi; '
             'if g=$(getent group "$n"); then echo "group $g"; fi; true'
         )
 
@@ -213,9 +259,9 @@ class TextFile(FactBase[TextFileState]):
     def command(self, path: str) -> str:
         return (
             f"p={shlex.quote(path)}; "
-            '[ -d "$(dirname "$p")" ] && echo parent; '
+            'd=${p%/*}; [ -d "${d:-/}" ] && echo parent; '
             'if [ -f "$p" ]; then echo "stat $(stat -L -c %U:%G:%a "$p")"; '
-            'echo "sha1 $(sha1sum < "$p" | cut -d\' \' -f1)"; '
+            'set -- $(sha1sum < "$p"); echo "sha1 $1"; '
             'elif [ -e "$p" ] || [ -L "$p" ]; then echo other; fi; true'
         )
 

@@ -16,7 +16,6 @@ its output is split into pyinfra's lines, so every fact parses exactly what it w
 
 from __future__ import annotations
 
-import functools
 import logging
 import secrets
 import shlex
@@ -31,29 +30,17 @@ from pyinfra.api.state import State, StateStage
 from pyinfra.connectors.util import CommandOutput, OutputLine
 from pyinfra.context import ctx_host, ctx_state
 
+from hosts import pyinfra_cache
+
 log = logging.getLogger("mlsite.hosts")
 
-MAX_ROUNDS = 3
+MAX_ROUNDS = 2
+"""Discovery rounds per host: the first learns the distribution, the second what the deploy
+reads on it. A third round would cost a full evaluation of the deploy to batch the one or two
+commands that depend on earlier answers; they run live instead, at the same one round trip."""
 
+pyinfra_cache.install()
 
-def _remember_connectors() -> None:
-    """Look pyinfra's connectors up once per process.
-
-    Every ``Inventory`` pyinfra makes reads the entry points of every installed distribution
-    to find its connectors (importlib.metadata keeps no cache): 30-40 ms each time in
-    mlsite's environment. Discovery makes a scratch inventory per host per round, so that
-    lookup was most of a round's cost. The installed connectors cannot change while the
-    runner runs, so the first answer is kept."""
-    import pyinfra.api.connectors as connectors
-    import pyinfra.api.inventory as inventory
-
-    if getattr(connectors.get_all_connectors, "cache_info", None) is None:
-        lookup = functools.cache(connectors.get_all_connectors)
-        connectors.get_all_connectors = lookup
-        inventory.get_all_connectors = lookup  # type: ignore[attr-defined]  # imported by name there
-
-
-_remember_connectors()
 Result = tuple[bool, CommandOutput]
 
 
@@ -100,13 +87,19 @@ def discover(
 
 
 def batch_script(commands: list[str], token: str) -> str:
-    """One shell script running ``commands`` in order, each as ``sh -c`` with stdin from
-    /dev/null, framing its stdout, exit status and (when it failed) stderr."""
-    lines = ["t=$(mktemp -d) || exit 1; trap 'rm -rf \"$t\"' EXIT"]
+    """One ``sh`` script running ``commands`` in order, each in a subshell with stdin from
+    /dev/null, framing its stdout, exit status and (when it failed) stderr.
+
+    A subshell of the script's ``sh`` runs a command as ``sh -c`` would (its own variables,
+    ``exit`` ends only it) without starting another shell for each fact. Each command is
+    parsed alone (``eval`` of its quoted text), so one that does not parse fails only its
+    own frame."""
+    lines = ["__mlsite_t=$(mktemp -d) || exit 1; trap 'rm -rf \"$__mlsite_t\"' EXIT"]
     for i, command in enumerate(commands):
         lines.append(
-            f'echo "{token} {i}"; sh -c {shlex.quote(command)} </dev/null 2>"$t/e"; s=$?; '
-            f'echo; echo "{token} {i} $s"; [ "$s" = 0 ] || sed "s/^/E/" "$t/e"'
+            f'echo "{token} {i}"; (eval {shlex.quote(command)}) </dev/null 2>"$__mlsite_t/e"; '
+            f'__mlsite_s=$?; echo; echo "{token} {i} $__mlsite_s"; '
+            f'[ "$__mlsite_s" = 0 ] || sed "s/^/E/" "$__mlsite_t/e"'
         )
     return "\n".join(lines)
 

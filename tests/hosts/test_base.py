@@ -38,7 +38,7 @@ def test_non_root_ssh_user_gets_no_root_login_and_nopasswd_sudo(lab_site: SiteSp
 
 
 def test_fresh_debian_host_gets_every_step(lab_site: SiteSpec) -> None:
-    p = plan(base.base, _params(lab_site), {"LinuxDistribution": DEBIAN_12}, "lab-1")
+    p = plan(base.base, _params(lab_site), {"OsRelease": DEBIAN_12}, "lab-1")
     assert p.error is None
     assert "useradd" in p.op("base | Create user alice").text and "--uid 2001" in p.all_commands
     sshd = p.upload(base.SSHD_DROPIN)
@@ -58,7 +58,7 @@ def test_fresh_debian_host_gets_every_step(lab_site: SiteSpec) -> None:
 
 
 def test_ubuntu_uses_the_ubuntu_ntp_pool(lab_site: SiteSpec) -> None:
-    p = plan(base.base, _params(lab_site), {"LinuxDistribution": UBUNTU_24}, "lab-1")
+    p = plan(base.base, _params(lab_site), {"OsRelease": UBUNTU_24}, "lab-1")
     assert "pool ntp.ubuntu.com" in p.upload("/etc/chrony/chrony.conf")
 
 
@@ -70,7 +70,7 @@ def test_sshd_is_not_reloaded_when_the_dropin_is_in_place(lab_site: SiteSpec) ->
         base.base,
         params,
         {
-            "LinuxDistribution": DEBIAN_12,
+            "OsRelease": DEBIAN_12,
             "TextFile": lambda path: (
                 TextFileState(
                     parent_exists=True,

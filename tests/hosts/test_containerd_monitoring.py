@@ -24,7 +24,7 @@ def _params(gpu: bool) -> containerd.Params:
 
 
 def test_gpu_host_gets_the_nvidia_runtime_and_registry_with_credentials() -> None:
-    p = plan(containerd.containerd, _params(True), {"LinuxDistribution": DEBIAN_12})
+    p = plan(containerd.containerd, _params(True), {"OsRelease": DEBIAN_12})
     config = p.upload("/etc/containerd/config.toml")
     assert 'default_runtime_name = "nvidia"' in config and "nvidia-container-runtime" in config
     hosts_toml = p.upload("/etc/containerd/certs.d/reg.site.test:5000/hosts.toml")
@@ -36,7 +36,7 @@ def test_gpu_host_gets_the_nvidia_runtime_and_registry_with_credentials() -> Non
 
 
 def test_cpu_host_keeps_runc() -> None:
-    p = plan(containerd.containerd, _params(False), {"LinuxDistribution": DEBIAN_12})
+    p = plan(containerd.containerd, _params(False), {"OsRelease": DEBIAN_12})
     assert 'default_runtime_name = "runc"' in p.upload("/etc/containerd/config.toml")
 
 
@@ -53,13 +53,9 @@ def test_gpu_exporter_only_on_gpu_hosts() -> None:
     params = monitoring_agent.Params(
         gpu_exporter={"h1": True, "h2": False}, dcgm_exporter_image="img:1"
     )
-    gpu_plan = plan(
-        monitoring_agent.monitoring_agent, params, {"LinuxDistribution": DEBIAN_12}, "h1"
-    )
+    gpu_plan = plan(monitoring_agent.monitoring_agent, params, {"OsRelease": DEBIAN_12}, "h1")
     assert "ctr run" in gpu_plan.upload(monitoring_agent.DCGM_UNIT)
-    cpu_plan = plan(
-        monitoring_agent.monitoring_agent, params, {"LinuxDistribution": DEBIAN_12}, "h2"
-    )
+    cpu_plan = plan(monitoring_agent.monitoring_agent, params, {"OsRelease": DEBIAN_12}, "h2")
     assert not cpu_plan.has("monitoring_agent | Install the DCGM")
     assert "prometheus-node-exporter" in cpu_plan.all_commands
 

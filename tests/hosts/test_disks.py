@@ -14,7 +14,7 @@ def _params(wipe: str) -> disks.Params:
 
 
 def _facts(contents: DiskContents) -> dict[str, object]:
-    return {"LinuxDistribution": DEBIAN_12, "DiskProbe": lambda path: contents}
+    return {"OsRelease": DEBIAN_12, "DiskProbe": lambda path: contents}
 
 
 def test_probe_parses_signatures_and_partitions() -> None:

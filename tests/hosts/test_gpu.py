@@ -41,7 +41,7 @@ def test_role_skips_hosts_without_gpus(lab_site: SiteSpec) -> None:
 
 def test_debian_installs_pinned_driver_and_toolkit(lab_site: SiteSpec) -> None:
     _, params = _gpu_site(lab_site)
-    p = plan(gpu.gpu, params, {"LinuxDistribution": DEBIAN_12}, "lab-1")
+    p = plan(gpu.gpu, params, {"OsRelease": DEBIAN_12}, "lab-1")
     assert p.error is None
     assert "/debian12/x86_64/cuda-keyring_1.1-1_all.deb" in p.all_commands
     driver = p.op("gpu | Install the NVIDIA driver")
@@ -58,7 +58,7 @@ def test_debian_installs_pinned_driver_and_toolkit(lab_site: SiteSpec) -> None:
 def test_ubuntu_paths(lab_site: SiteSpec) -> None:
     _, params = _gpu_site(lab_site)
     for facts, repo in ((UBUNTU_22, "ubuntu2204"), (UBUNTU_24, "ubuntu2404")):
-        p = plan(gpu.gpu, params, {"LinuxDistribution": facts}, "lab-1")
+        p = plan(gpu.gpu, params, {"OsRelease": facts}, "lab-1")
         assert f"/{repo}/x86_64/cuda-keyring" in p.all_commands
         assert "linux-headers-generic" in p.op("gpu | Install the NVIDIA driver").text
 
@@ -66,5 +66,5 @@ def test_ubuntu_paths(lab_site: SiteSpec) -> None:
 def test_fewer_gpus_than_described_is_an_error(lab_site: SiteSpec) -> None:
     _, params = _gpu_site(lab_site)
     one = parse_nvidia_smi_csv((DATA / "nvidia-smi-2x1080.csv").read_text().splitlines())[:1]
-    p = plan(gpu.gpu, params, {"LinuxDistribution": DEBIAN_12, "NvidiaGpus": one}, "lab-1")
+    p = plan(gpu.gpu, params, {"OsRelease": DEBIAN_12, "NvidiaGpus": one}, "lab-1")
     assert p.error is not None and "lists 2 GPUs, nvidia-smi shows 1" in str(p.error)

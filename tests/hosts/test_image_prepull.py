@@ -23,7 +23,7 @@ def params(monkeypatch: pytest.MonkeyPatch) -> image_prepull.Params:
 def test_a_missing_image_is_pulled_with_credentials_from_a_root_only_file(
     params: image_prepull.Params,
 ) -> None:
-    p = plan(image_prepull.image_prepull, params, {"LinuxDistribution": DEBIAN_12})
+    p = plan(image_prepull.image_prepull, params, {"OsRelease": DEBIAN_12})
     assert p.error is None
     pull = p.op("image_prepull | Pre-pull")
     assert REF in pull.text and "--hosts-dir /etc/containerd/certs.d" in pull.text
@@ -34,7 +34,7 @@ def test_a_missing_image_is_pulled_with_credentials_from_a_root_only_file(
 
 def test_an_image_already_there_is_not_pulled_again(params: image_prepull.Params) -> None:
     facts = {
-        "LinuxDistribution": DEBIAN_12,
+        "OsRelease": DEBIAN_12,
         "ContainerdImages": [REF, "docker.io/library/busybox:1"],
     }
     p = plan(image_prepull.image_prepull, params, facts)

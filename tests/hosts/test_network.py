@@ -58,7 +58,7 @@ def test_netplan_renders_the_same_links() -> None:
 
 def test_debian_validates_before_installing_and_never_touches_the_management_link() -> None:
     params = network.Params(hosts={"h1": NET})
-    p = plan(network.network, params, {"LinuxDistribution": DEBIAN_12})
+    p = plan(network.network, params, {"OsRelease": DEBIAN_12})
     names = [o.name for o in p.ops]
     validate = names.index("network | Validate the staged configuration with ifupdown's parser")
     install = names.index("network | Install the ifupdown configuration")
@@ -70,13 +70,13 @@ def test_debian_validates_before_installing_and_never_touches_the_management_lin
 
 def test_lab_mode_installs_and_validates_only() -> None:
     params = network.Params(hosts={"h1": NET}, apply_live="none")
-    p = plan(network.network, params, {"LinuxDistribution": DEBIAN_12})
+    p = plan(network.network, params, {"OsRelease": DEBIAN_12})
     assert p.has("network | Validate") and not p.has("network | Bring up")
 
 
 def test_ubuntu_uses_netplan() -> None:
     params = network.Params(hosts={"h1": NET})
-    p = plan(network.network, params, {"LinuxDistribution": UBUNTU_22})
+    p = plan(network.network, params, {"OsRelease": UBUNTU_22})
     assert "bond0" in p.upload(network.NETPLAN_FILE)
     assert p.has("network | Validate with netplan generate")
     assert not any("ifup" in o.text for o in p.ops)

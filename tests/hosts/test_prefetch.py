@@ -97,3 +97,16 @@ def test_connector_lookup_is_read_once_and_still_finds_every_connector() -> None
     assert {"ssh", "local", "docker"} <= set(lookup())
     assert inventory.get_host("@local").connector_cls.__name__ == "LocalConnector"
     assert inventory.get_host("h").connector_cls.__name__ == "SSHConnector"
+
+
+def test_global_argument_types_are_kept_and_equal_pyinfras_own() -> None:
+    from typing import get_type_hints
+
+    import pyinfra.api.arguments as arguments
+    import pyinfra.api.facts as facts
+
+    first = arguments.all_global_arguments()
+    assert first == list(get_type_hints(arguments.AllArguments).items())
+    assert facts.all_global_arguments is arguments.all_global_arguments  # type: ignore[attr-defined]
+    first.clear()  # a caller's list is its own
+    assert {"_sudo", "_timeout", "_stdin"} <= {k for k, _ in arguments.all_global_arguments()}

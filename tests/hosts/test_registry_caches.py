@@ -35,7 +35,7 @@ def _plan(params: registry.Params, on_host: list[str], running: list[str]) -> Pl
     units = {f"mlsite-registry@{n}.service": True for n in running}
     files = tuple(f"/{n}.yml" for n in on_host)
     facts = {
-        "LinuxDistribution": DEBIAN_12,
+        "OsRelease": DEBIAN_12,
         "CacheInstances": registry.CacheInstances().process([f"{n}.yml" for n in on_host]),
         "SystemdStatus": units,
         "SystemdEnabled": units,

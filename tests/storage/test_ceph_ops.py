@@ -37,7 +37,7 @@ def _daemon_exists(path: str, osd_created: bool) -> object:
 
 def facts(disk: DiskContents, *, created: bool = False, label: str = "") -> dict[str, object]:
     return {
-        "LinuxDistribution": DEBIAN_12,
+        "OsRelease": DEBIAN_12,
         "File": lambda path: _daemon_exists(path, created),
         "DiskProbe": lambda path: disk,
         "OsdOnDisk": lambda path: label,

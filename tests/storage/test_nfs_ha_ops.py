@@ -38,7 +38,7 @@ def test_params_model_refuses_ha_without_a_device_per_node() -> None:
 def test_deploy_refuses_before_any_operation() -> None:
     good = params_for(lab_site(), lab_site().hosts)
     unfenced = Params.model_construct(**{**dict(good), "fencing": ()})  # bypasses validation
-    result = plan(nfs_ha, unfenced, {"LinuxDistribution": DEBIAN_12}, host_name="lab-1")
+    result = plan(nfs_ha, unfenced, {"OsRelease": DEBIAN_12}, host_name="lab-1")
     assert isinstance(result.error, NfsRefused)
     assert result.ops == []
 
