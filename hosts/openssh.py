@@ -211,6 +211,16 @@ class OpenSSHConnector(BaseConnector):
         ok = status in success_codes if success_codes else status == 0
         return ok, output
 
+    def _as_operation_user(self, command: StringCommand, arguments: dict[str, Any]) -> str:
+        """``command`` wrapped as the operation asks (sudo, su, env, chdir); the arguments
+        that only shape how a command runs (pty, timeout, stdin, exit codes) do not apply
+        to a file transfer."""
+        for key in ("_get_pty", "_timeout", "_stdin", "_success_exit_codes"):
+            arguments.pop(key, None)
+        return str(
+            make_unix_command_for_host(self.state, self.host, command, **arguments).get_raw_value()
+        )
+
     def put_file(
         self,
         filename_or_io: Any,
@@ -225,11 +235,8 @@ class OpenSSHConnector(BaseConnector):
         with get_file_io(filename_or_io) as file_io:
             data = file_io.read()
         payload = data.encode() if isinstance(data, str) else data
-        for key in ("_get_pty", "_timeout", "_stdin", "_success_exit_codes"):
-            arguments.pop(key, None)
         write = StringCommand("cat", ">", QuoteString(remote_filename))
-        unix = make_unix_command_for_host(self.state, self.host, write, **arguments)
-        status, _, err = self._ssh(unix.get_raw_value(), payload)
+        status, _, err = self._ssh(self._as_operation_user(write, arguments), payload)
         if status != 0:
             raise OSError(f"{remote_filename}: {err.decode(errors='replace').strip()}")
         return True
@@ -244,11 +251,8 @@ class OpenSSHConnector(BaseConnector):
         **arguments: Any,
     ) -> bool:
         """Read ``remote_filename`` into a local file or IO object."""
-        for key in ("_get_pty", "_timeout", "_stdin", "_success_exit_codes"):
-            arguments.pop(key, None)
         read = StringCommand("cat", QuoteString(remote_filename))
-        unix = make_unix_command_for_host(self.state, self.host, read, **arguments)
-        status, out, err = self._ssh(REMOTE_EVAL, unix.get_raw_value().encode())
+        status, out, err = self._ssh(REMOTE_EVAL, self._as_operation_user(read, arguments).encode())
         if status != 0:
             raise OSError(f"{remote_filename}: {err.decode(errors='replace').strip()}")
         with get_file_io(filename_or_io, "wb") as file_io:
