@@ -14,7 +14,7 @@ APT_PACKAGES := debootstrap systemd-container apt-cacher-ng iproute2 nftables \
 	openssh-client zstd libnfs-utils ceph-common buildah skopeo util-linux e2fsprogs \
 	procps psmisc curl ca-certificates postgresql-client
 
-.PHONY: setup apt venv test test-fast lint lab lab-down format clean
+.PHONY: setup apt venv test test-fast test-lab lint lab lab-down format clean
 
 setup: apt venv
 
@@ -35,8 +35,16 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+# Every test on Debian 12 lab hosts, then the host-layer and registry lab tests again on
+# Debian 13 hosts (the releases the lab can boot; see README "The lab").
+DEBIAN13_TESTS := tests/hosts/test_lab_hosts.py tests/registry/test_registry_lab.py
+
 test: setup
 	$(BIN)/pytest
+	MLSITE_TEST_DEBIAN=13 $(BIN)/pytest -m lab $(DEBIAN13_TESTS)
+
+test-lab: venv
+	$(BIN)/pytest -m lab
 
 test-fast: venv
 	$(BIN)/pytest -m 'not lab'

@@ -204,12 +204,12 @@ def drill(lab: Any, ip: str) -> dict[str, Any]:
     }
 
 
-def write(result: dict[str, Any]) -> None:
-    """Write results/nfs_failover.json and .md."""
+def write(result: dict[str, Any], results: Path = RESULTS) -> None:
+    """Write nfs_failover.json and .md into ``results`` (default: the recorded results)."""
     result = {**result, "measured": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "nfs_failover.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "nfs_failover.md").write_text(
+    results.mkdir(exist_ok=True)
+    (results / "nfs_failover.json").write_text(json.dumps(result, indent=2) + "\n")
+    (results / "nfs_failover.md").write_text(
         "\n".join(
             [
                 "# NFS HA failover drill (lab)",

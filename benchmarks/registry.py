@@ -3,10 +3,12 @@ copy of the same bytes between the same hosts, in the same run.
 
 Run as root from the project root, with no lab up (build the image first, outside the lock):
     python benchmarks/registry.py --prepare
-    flock /tmp/mlsite-lab.lock python benchmarks/registry.py
+    flock /tmp/mlsite-lab.lock python benchmarks/registry.py [--debian 13,12]
 Builds on this machine an OCI image shaped like a GPU ML runtime image (LAYERS_MB: 11 layers,
 scaled to 1 GiB, random bytes, gzip -1, so no client recompresses anything), brings the lab
-stack's hosts up, applies the registry role to lab-3, copies the image to lab-1, then times,
+stack's hosts up (once per Debian release, 13 then 12 unless --debian says otherwise: each
+release's own skopeo, containerd, registry and OpenSSH packages), applies the registry role to
+lab-3, copies the image to lab-1, then times,
 between lab-1 and lab-3 (TLS verified against the site CA, htpasswd users):
   push            skopeo copy oci:... docker://lab-3:<push port>  (layers uploaded in parallel)
   pull            skopeo copy docker://lab-3:<port> oci:...       (layers fetched in parallel,
@@ -38,6 +40,7 @@ SIZE = 1024**3
 REGISTRY = "10.77.0.13"
 PULL, PUSH = 5000, 5001
 ROUNDS = 3
+TARGET = 0.8
 IMAGE_DIR = Path("/var/tmp/mlsite-bench-registry")
 REF = f"{REGISTRY}:{PULL}/bench/ml-runtime:1"
 
@@ -201,7 +204,8 @@ def timed(fn: Any) -> float:
     return round(time.monotonic() - start, 2)
 
 
-def main() -> None:
+def measure(debian: int, layout: Path, layers: list[tuple[int, str]]) -> dict[str, Any]:
+    """Every transfer between lab-1 and lab-3 on lab hosts running Debian ``debian``."""
     from hosts.deploys.image_prepull import CERTS_D
     from hosts.render.containerd import hosts_toml
     from hosts.runner import run as run_role
@@ -210,13 +214,10 @@ def main() -> None:
     from tests.conftest import LabSession, lab_test_dirs
     from tests.registry.labrun import registry_request
 
-    layout, layers = prepared_image()
-    if "--prepare" in sys.argv:
-        return
     dirs = lab_test_dirs()
     lab = Lab(dirs)
     lab.down()
-    lab.up(plan_lab(load_stack("lab").site))
+    lab.up(plan_lab(load_stack("lab").site, debian=debian))
     s = LabSession.of(lab)
     samples: dict[str, list[float]] = {}
 
@@ -235,6 +236,12 @@ def main() -> None:
             "--no-install-recommends skopeo containerd",
             timeout=900,
         )
+        versions = {
+            "skopeo": s.run("lab-1", "dpkg-query -W -f '${Version}' skopeo").stdout,
+            "containerd": s.run("lab-1", "dpkg-query -W -f '${Version}' containerd").stdout,
+            "registry": s.run("lab-3", "dpkg-query -W -f '${Version}' docker-registry").stdout,
+            "openssh": s.run("lab-1", "dpkg-query -W -f '${Version}' openssh-client").stdout,
+        }
         for port in (PULL, PUSH):
             d = f"/etc/containers/certs.d/{REGISTRY}:{port}"
             s.run("lab-1", f"mkdir -p {d} && cat > {d}/ca.crt <<'EOF'\n{setup.ca_cert_pem}EOF")
@@ -306,13 +313,11 @@ def main() -> None:
         s.run("lab-1", f"ctr -n prepull-0 images ls -q | grep -qx {REF}")
     finally:
         lab.down()
-    size = sum(n for n, _ in layers)
-    mb = size / 1e6
     best = {k: min(v) for k, v in samples.items()}
-    out: dict[str, Any] = {
-        "image_bytes": size,
-        "layers": len(layers),
-        "layer_bytes": [n for n, _ in layers],
+    mb = sum(n for n, _ in layers) / 1e6
+    return {
+        "debian": debian,
+        "versions": versions,
         "seconds": best,
         "samples": samples,
         "mb_per_s": {k: round(mb / v, 1) for k, v in best.items()},
@@ -320,25 +325,53 @@ def main() -> None:
         "pull_dir_vs_plain_copy": round(best["scp_pull"] / best["pull_dir"], 3),
         "pull_containerd_vs_plain_copy": round(best["scp_pull"] / best["pull_containerd"], 3),
         "push_vs_plain_copy": round(best["scp_push"] / best["push"], 3),
-        "target_pull_vs_plain_copy": 0.8,
+    }
+
+
+def release_md(r: dict[str, Any]) -> str:
+    """One release's table and ratios."""
+    rows = "\n".join(
+        f"| {k} | {r['seconds'][k]} | {r['mb_per_s'][k]} | {', '.join(map(str, r['samples'][k]))} |"
+        for k in r["seconds"]
+    )
+    v = r["versions"]
+    met = "met" if r["pull_vs_plain_copy"] >= TARGET else "NOT met"
+    return (
+        f"## Debian {r['debian']} hosts (skopeo {v['skopeo']}, containerd {v['containerd']}, "
+        f"docker-registry {v['registry']}, OpenSSH {v['openssh']})\n\n"
+        f"| transfer | best s | MB/s | samples (s) |\n|---|---|---|---|\n{rows}\n\n"
+        f"pull / plain copy: **{r['pull_vs_plain_copy']:.0%}** (target >= {TARGET:.0%}: {met}); "
+        f"pull_dir: {r['pull_dir_vs_plain_copy']:.0%}; "
+        f"pull_containerd (ctr pull + unpack, as image_prepull): "
+        f"{r['pull_containerd_vs_plain_copy']:.0%}; push: {r['push_vs_plain_copy']:.0%}\n"
+    )
+
+
+def main() -> None:
+    layout, layers = prepared_image()
+    if "--prepare" in sys.argv:
+        return
+    releases = [13, 12]
+    if "--debian" in sys.argv:
+        releases = [int(x) for x in sys.argv[sys.argv.index("--debian") + 1].split(",")]
+    results = [measure(debian, layout, layers) for debian in releases]
+    size = sum(n for n, _ in layers)
+    out: dict[str, Any] = {
+        "image_bytes": size,
+        "layers": len(layers),
+        "layer_bytes": [n for n, _ in layers],
+        "releases": results,
+        "target_pull_vs_plain_copy": TARGET,
         "measured": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.node()} ({platform.machine()}, Python {platform.python_version()})",
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "registry.json").write_text(json.dumps(out, indent=2) + "\n")
-    rows = "\n".join(
-        f"| {k} | {out['seconds'][k]} | {out['mb_per_s'][k]} | {', '.join(map(str, samples[k]))} |"
-        for k in out["seconds"]
-    )
-    met = "met" if out["pull_vs_plain_copy"] >= 0.8 else "NOT met"
     md = (
-        f"# Registry: push and pull of a {mb:.0f} MB, {len(layers)}-layer image, lab-1 <-> lab-3\n\n"
-        f"| transfer | best s | MB/s | samples (s) |\n|---|---|---|---|\n{rows}\n\n"
-        f"pull / plain copy: **{out['pull_vs_plain_copy']:.0%}** (target >= 80%: {met}); "
-        f"pull_dir: {out['pull_dir_vs_plain_copy']:.0%}; "
-        f"pull_containerd (ctr pull + unpack, as image_prepull): "
-        f"{out['pull_containerd_vs_plain_copy']:.0%}; push: {out['push_vs_plain_copy']:.0%}\n\n"
-        f"Layers (bytes): {', '.join(str(n) for n in out['layer_bytes'])}\n\n"
+        f"# Registry: push and pull of a {size / 1e6:.0f} MB, {len(layers)}-layer image, "
+        f"lab-1 <-> lab-3\n\n"
+        + "\n".join(release_md(r) for r in results)
+        + f"\nLayers (bytes): {', '.join(str(n) for n in out['layer_bytes'])}\n\n"
         f"Measured {out['measured']} on {out['machine']}.\n\n{NOTES}"
     )
     (RESULTS / "registry.md").write_text(md)

@@ -11,7 +11,7 @@ from hosts.facts import OsRelease
 
 Family = Literal["debian", "ubuntu"]
 
-SUPPORTED = "Debian 12, Ubuntu 22.04, Ubuntu 24.04"
+SUPPORTED = "Debian 12, Debian 13, Ubuntu 22.04, Ubuntu 24.04"
 
 
 class UnsupportedDistribution(RuntimeError):
@@ -34,10 +34,15 @@ class Distro:
     @property
     def nvidia_repo(self) -> str:
         """The path segment of NVIDIA's CUDA repository for this release."""
-        return "debian12" if self.family == "debian" else f"ubuntu{self.major}04"
+        return f"debian{self.major}" if self.family == "debian" else f"ubuntu{self.major}04"
 
 
-_CODENAMES = {("debian", 12): "bookworm", ("ubuntu", 22): "jammy", ("ubuntu", 24): "noble"}
+_CODENAMES = {
+    ("debian", 12): "bookworm",
+    ("debian", 13): "trixie",
+    ("ubuntu", 22): "jammy",
+    ("ubuntu", 24): "noble",
+}
 
 
 def distro() -> Distro:

@@ -152,8 +152,7 @@ def _prepare(
     gathering overlaps across hosts); a host whose deploy raises is failed alone."""
 
     def prepare_host(host: PyinfraHost) -> None:
-        if prefetch_facts:
-            prefetch(host, state, deploy, params)
+        served = prefetch(host, state, deploy, params) if prefetch_facts else None
         with ctx_host.use(host):
             try:
                 deploy(params)
@@ -162,6 +161,9 @@ def _prepare(
                 state.ops[host] = {}
                 state.active_hosts.discard(host)
                 state.failed_hosts.add(host)
+                return
+        if served is not None:
+            served.remember(params)
 
     with ctx_state.use(state):
         greenlets = [gevent.spawn(prepare_host, h) for h in state.inventory.get_active_hosts()]

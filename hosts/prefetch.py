@@ -7,7 +7,13 @@ known yet answers as if it printed nothing), runs those commands on the host in 
 script, and repeats while the answers lead the deploy to new commands (the first round
 usually learns only the distribution, the second everything else). The real prepare then
 finds each command's output in the cache; a command the rounds did not predict runs on the
-host as before. Only the prepare stage is served from the cache: executing operations
+host as before.
+
+The commands a host's prepare asked for are remembered (a fact plan, one small file per
+host, deploy and parameters, in an owner-only directory; commands holding a secret are left
+out). The next run with the same deploy and parameters reads that list in one batch and
+skips the discovery rounds: each of its answers is still read from the host in that run,
+only the list of what to read is reused. A command the plan lacks runs live and joins it. Only the prepare stage is served from the cache: executing operations
 reads fresh facts, since earlier operations change the host.
 
 Each command still runs as pyinfra would run it (``sh -c``, the same user and sudo), and
@@ -16,10 +22,16 @@ its output is split into pyinfra's lines, so every fact parses exactly what it w
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import logging
+import os
 import secrets
 import shlex
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pyinfra.api.command import StringCommand
@@ -31,6 +43,8 @@ from pyinfra.connectors.util import CommandOutput, OutputLine
 from pyinfra.context import ctx_host, ctx_state
 
 from hosts import pyinfra_cache
+from hosts.params import RoleParams, dump_params, secret_values
+from mlsite.sshmux import private_dir
 
 log = logging.getLogger("mlsite.hosts")
 
@@ -38,6 +52,11 @@ MAX_ROUNDS = 2
 """Discovery rounds per host: the first learns the distribution, the second what the deploy
 reads on it. A third round would cost a full evaluation of the deploy to batch the one or two
 commands that depend on earlier answers; they run live instead, at the same one round trip."""
+
+PLANS_ENV = "MLSITE_FACT_PLANS"
+"""Directory of remembered fact plans; "off" disables them. Default: mlsite/fact-plans in
+the user's cache directory."""
+PLAN_FORMAT = 1
 
 pyinfra_cache.install()
 
@@ -153,29 +172,107 @@ def fetch(host: Host, commands: list[str]) -> dict[str, Result]:
     return {commands[i]: result for i, result in parsed.items()}
 
 
-def serve_from(host: Host, state: State, cache: dict[str, Result]) -> None:
-    """Answer ``host``'s fact commands from ``cache`` while ``state`` prepares."""
+@dataclass
+class Prefetched:
+    """What a host's prepare is served from, and the commands it asked for."""
+
+    cache: dict[str, Result]
+    plan: Path | None = None
+    remembered: list[str] | None = None
+    asked: list[str] = field(default_factory=list)
+
+    def remember(self, params: RoleParams) -> None:
+        """Keep the commands this prepare asked for as the host's fact plan (those holding a
+        secret of ``params`` left out); nothing is written when the plan is unchanged."""
+        if self.plan is None:
+            return
+        hidden = secret_values(params)
+        commands = [c for c in self.asked if not any(h in c for h in hidden)]
+        if commands == self.remembered:
+            return
+        partial = self.plan.with_name(f".{self.plan.name}.{os.getpid()}")
+        try:
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump({"format": PLAN_FORMAT, "commands": commands}, handle)
+            partial.replace(self.plan)
+        except OSError as exc:
+            log.debug("fact plan %s not kept: %s", self.plan, exc)
+            with contextlib.suppress(OSError):
+                partial.unlink()
+
+
+def plans_dir() -> Path | None:
+    """Where fact plans live (None: disabled, or the directory is not ours alone)."""
+    env = os.environ.get(PLANS_ENV, "")
+    if env == "off":
+        return None
+    if env:
+        directory = Path(env)
+    else:
+        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        directory = Path(cache) / "mlsite" / "fact-plans"
+    return directory if private_dir(directory) else None
+
+
+def plan_path(name: str, data: dict[str, Any], deploy: Any, params: RoleParams) -> Path | None:
+    """The fact plan file of host ``name`` (its connection data) for ``deploy(params)``."""
+    directory = plans_dir()
+    if directory is None:
+        return None
+    what = getattr(deploy, "__module__", "?") + "." + getattr(deploy, "__qualname__", "?")
+    identity = [PLAN_FORMAT, what, name, data, dump_params(params)]
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
+    return directory / f"{key.hexdigest()[:32]}.json"
+
+
+def _load_plan(path: Path | None) -> list[str] | None:
+    if path is None:
+        return None
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    commands = saved.get("commands") if isinstance(saved, dict) else None
+    if saved.get("format") != PLAN_FORMAT or not isinstance(commands, list):
+        return None
+    return [c for c in commands if isinstance(c, str)]
+
+
+def serve_from(host: Host, state: State, served: Prefetched) -> None:
+    """Answer ``host``'s fact commands from ``served.cache`` while ``state`` prepares, and
+    note in ``served.asked`` every command the prepare runs (answered or live)."""
     live = host.run_shell_command
+    cache, asked = served.cache, served.asked
 
     def run_shell_command(command: Any, *args: Any, **kwargs: Any) -> Result:
         raw = _raw(command)
-        if state.current_stage == StateStage.Prepare and raw is not None and raw in cache:
-            return cache[raw]
+        if state.current_stage == StateStage.Prepare and raw is not None:
+            if raw not in asked:
+                asked.append(raw)
+            if raw in cache:
+                return cache[raw]
         return live(command, *args, **kwargs)
 
     host.run_shell_command = run_shell_command  # type: ignore[method-assign]
 
 
-def prefetch(
-    host: Host, state: State, deploy: Callable[[Any], Any], params: Any
-) -> dict[str, Result]:
-    """Learn and read ``host``'s facts for ``deploy(params)``; then serve them to ``state``."""
-    cache: dict[str, Result] = {}
+def prefetch(host: Host, state: State, deploy: Callable[[Any], Any], params: Any) -> Prefetched:
+    """Learn and read ``host``'s facts for ``deploy(params)``; then serve them to ``state``.
+
+    With a fact plan from an earlier run, its commands are read in one batch and nothing is
+    discovered; call ``remember`` on the result once the prepare has finished."""
     data: dict[str, Any] = host.data.dict()  # type: ignore[no-untyped-call]
-    for _ in range(MAX_ROUNDS):
-        wanted = discover(host.name, data, deploy, params, cache)
-        if not wanted:
-            break
-        cache.update(fetch(host, wanted))
-    serve_from(host, state, cache)
-    return cache
+    path = plan_path(host.name, data, deploy, params)
+    remembered = _load_plan(path)
+    served = Prefetched(cache={}, plan=path, remembered=remembered)
+    if remembered:
+        served.cache.update(fetch(host, remembered))
+    else:
+        for _ in range(MAX_ROUNDS):
+            wanted = discover(host.name, data, deploy, params, served.cache)
+            if not wanted:
+                break
+            served.cache.update(fetch(host, wanted))
+    serve_from(host, state, served)
+    return served

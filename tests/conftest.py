@@ -23,10 +23,18 @@ import pytest
 
 from mlsite.lab import Lab, LabDirs, LabHost, LabPlan, plan_lab
 from mlsite.lab.net import check_owner
+from mlsite.lab.plan import DEFAULT_DEBIAN
 from mlsite.lab.ssh import ssh_args
 
 LAB_STACK = "lab"
 """The small lab site the session lab runs: stacks/Pulumi.lab.yaml (lab-1..3 on 10.77.0.0/24)."""
+DEBIAN_ENV = "MLSITE_TEST_DEBIAN"
+"""The Debian release the session lab's hosts boot (12 unless set; `make test-debian13`)."""
+
+
+def lab_test_debian() -> int:
+    """The Debian major release lab tests run on (env MLSITE_TEST_DEBIAN, default 12)."""
+    return int(os.environ.get(DEBIAN_ENV) or DEFAULT_DEBIAN)
 
 
 def lab_test_dirs() -> LabDirs:
@@ -139,6 +147,21 @@ class LabSession:
         return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fact_plans(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Fact plans (hosts.prefetch) of this session's runs, in the session's own directory
+    rather than the user's cache (the runner subprocess inherits it)."""
+    directory = tmp_path_factory.mktemp("fact-plans")
+    directory.chmod(0o700)
+    before = os.environ.get("MLSITE_FACT_PLANS")
+    os.environ["MLSITE_FACT_PLANS"] = str(directory)
+    yield directory
+    if before is None:
+        os.environ.pop("MLSITE_FACT_PLANS", None)
+    else:
+        os.environ["MLSITE_FACT_PLANS"] = before
+
+
 @pytest.fixture(scope="session")
 def lab() -> Iterator[LabSession]:
     """Bring the lab stack's hosts up once per session (fresh), and take everything down after."""
@@ -147,7 +170,7 @@ def lab() -> Iterator[LabSession]:
     from mlsite.spec import load_stack
 
     dirs = lab_test_dirs()
-    plan = plan_lab(load_stack(LAB_STACK).site)
+    plan = plan_lab(load_stack(LAB_STACK).site, debian=lab_test_debian())
     the_lab = Lab(dirs)
     # One lab per machine (one bridge, fixed addresses): test sessions running at once in
     # several checkouts wait for each other instead of tearing each other's lab down.

@@ -23,6 +23,7 @@ from pyinfra.operations import apt
 from hosts.deploys import ceph_daemons, ceph_pools
 from hosts.deploys.ceph_keys import ClusterKeys, cluster_keys
 from hosts.deploys.common import put_text
+from hosts.distro import UnsupportedDistribution, distro
 from hosts.params import RoleParams
 from hosts.render import ceph as render
 from hosts.roles import RoleDeploy
@@ -180,9 +181,25 @@ def packages(params: Params, name: str) -> list[str]:
     return wanted
 
 
+def refuse_unsupported_release() -> None:
+    """Ceph hosts run Debian 12 or Ubuntu: Debian 13's Ceph packages (18.2.7) leave the
+    cluster short of HEALTH_OK (found on lab hosts: 13 ceph-mgr modules, balancer,
+    pg_autoscaler and volumes among them, fail to load, "PyO3 modules do not yet support
+    subinterpreters"). Refused before anything is installed."""
+    d = distro()
+    if d.family == "debian" and d.major >= 13:
+        raise UnsupportedDistribution(
+            f"{host.name}: the ceph role does not run on Debian {d.major}: its Ceph 18.2.7 "
+            "packages fail to load 13 ceph-mgr modules (PyO3 modules do not yet support "
+            "subinterpreters), so the cluster never reaches HEALTH_OK; run Ceph hosts on "
+            "Debian 12, Ubuntu 22.04 or Ubuntu 24.04"
+        )
+
+
 @deploy("ceph")
 def ceph(params: Params) -> None:
     """Apply the current host's part of the Ceph cluster."""
+    refuse_unsupported_release()
     keys: ClusterKeys = cluster_keys(params)
     apt.packages(
         name="Install Ceph packages",

@@ -14,7 +14,7 @@ import typer
 
 from mlsite.lab.errors import LabError
 from mlsite.lab.lab import Lab, LabStatus
-from mlsite.lab.plan import LabPlan, plan_lab
+from mlsite.lab.plan import DEBIAN_RELEASES, DEFAULT_DEBIAN, LabPlan, plan_lab
 from mlsite.lab.ssh import ssh_args
 
 app = typer.Typer(
@@ -42,12 +42,12 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
-def load_plan(stack: str, file: Path | None) -> LabPlan:
+def load_plan(stack: str, file: Path | None, debian: int = DEFAULT_DEBIAN) -> LabPlan:
     """The lab plan of a stack (or of a stack file given by path)."""
     from mlsite.spec import load_file, load_stack
 
     loaded = load_file(file) if file else load_stack(stack)
-    return plan_lab(loaded.site)
+    return plan_lab(loaded.site, debian=debian)
 
 
 @app.command()
@@ -62,10 +62,17 @@ def up(
     boot_timeout: Annotated[
         float, typer.Option(help="Seconds to wait for every host to be SSH-ready.")
     ] = 60,
+    debian: Annotated[
+        int,
+        typer.Option(
+            help="Debian release the hosts boot: "
+            + ", ".join(f"{n} ({name})" for n, name in DEBIAN_RELEASES.items())
+        ),
+    ] = DEFAULT_DEBIAN,
 ) -> None:
     """Bring every host of the stack up, SSH-ready (idempotent: running hosts stay as they are)."""
     with _errors():
-        plan = load_plan(stack, file)
+        plan = load_plan(stack, file, debian)
         lab = Lab()
         lab.up(plan, boot_timeout_s=boot_timeout)
         _print_status(lab.status())
@@ -175,7 +182,10 @@ def _print_status(current: LabStatus) -> None:
     if not current.hosts:
         typer.echo(f"no lab is up (state dir {current.state_dir})")
         return
-    typer.echo(f"lab {current.site!r} on {current.network}, state dir {current.state_dir}")
+    typer.echo(
+        f"lab {current.site!r} on {current.network}, Debian {current.debian}, "
+        f"state dir {current.state_dir}"
+    )
     typer.echo(
         f"  apt proxy: {'running' if current.proxy_running else 'stopped'}; "
         f"fence daemon: {'running' if current.fence_running else 'stopped'}"

@@ -99,7 +99,9 @@ def write_host_files(root: Path, host: LabHost, files: HostFiles, devices: dict[
         # without pipelining: apt's pipelined requests to apt-cacher-ng hung for minutes
         'Acquire::http::Pipeline-Depth "0";\n',
     )
-    _write(root, "etc/apt/sources.list.d/debian.sources", render_sources(lab_sources()))
+    _write(
+        root, "etc/apt/sources.list.d/debian.sources", render_sources(lab_sources(suite=plan.suite))
+    )
     _write(root, "etc/tmpfiles.d/mlsite-lab-disks.conf", disk_links(host, devices))
     agent = resources.files("mlsite.lab").joinpath("fence_agent.py").read_text()
     _write(root, FENCE_AGENT_PATH, agent, 0o755)

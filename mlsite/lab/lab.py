@@ -49,6 +49,8 @@ class LabStatus:
     partitions: tuple[tuple[str, str], ...]
     proxy_running: bool
     fence_running: bool
+    debian: str = ""
+    """The hosts' Debian release, e.g. "12 (bookworm)" (empty when no lab is up)."""
 
 
 def _pid(state: LabState, role: str) -> int:
@@ -81,7 +83,7 @@ class Lab:
             book.state.plan = plan
             book.save()
             ssh.ensure_key(self.dirs)
-            base = rootfs.ensure_base(self.dirs)
+            base = rootfs.ensure_base(self.dirs, plan.debian)
             book.record(Resource("link", net.BRIDGE))
             net.ensure_bridge(plan, str(self.dirs.state))
             self._ensure_fence_daemon(book, plan)
@@ -143,6 +145,7 @@ class Lab:
             partitions=tuple(sorted(state.partitions)),
             proxy_running=procs.is_alive(_pid(state, proxy.ROLE)),
             fence_running=procs.is_alive(_pid(state, "fence-daemon")),
+            debian=f"{plan.debian} ({plan.suite})" if plan else "",
         )
 
     def plan(self) -> LabPlan:
@@ -175,7 +178,7 @@ class Lab:
             if machine.is_running(_pid(book.state, f"host:{host.name}")):
                 return
             plan = self._plan(book)
-            self._prepare_host(book, plan, host, rootfs.ensure_base(self.dirs))
+            self._prepare_host(book, plan, host, rootfs.ensure_base(self.dirs, plan.debian))
             self._power_on(book, host)
             machine.wait_ssh(
                 [host], boot_timeout_s, {host.name: _pid(book.state, f"host:{host.name}")}

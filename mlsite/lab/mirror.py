@@ -77,8 +77,15 @@ def host_sources(apt_dir: Path = APT_DIR) -> list[AptSource]:
     return [s for s in found if s.uri.startswith(("http://", "https://"))]
 
 
-def lab_sources(apt_dir: Path = APT_DIR) -> list[AptSource]:
-    """The sources lab hosts use: this machine's Debian ones, the main archive overridable."""
+def _for_suite(source: AptSource, suite: str) -> AptSource:
+    """The same archive for another release: "bookworm-updates" becomes "trixie-updates"."""
+    suites = tuple(suite + s[s.index("-") :] if "-" in s else suite for s in source.suites)
+    return AptSource(source.uri, suites, source.components)
+
+
+def lab_sources(apt_dir: Path = APT_DIR, *, suite: str | None = None) -> list[AptSource]:
+    """The sources lab hosts use: this machine's Debian ones, the main archive overridable,
+    for release ``suite`` (default: this machine's own)."""
     override = os.environ.get("MLSITE_LAB_MIRROR")
     sources = [s for s in host_sources(apt_dir) if "debian" in s.uri]
     if override:
@@ -87,11 +94,13 @@ def lab_sources(apt_dir: Path = APT_DIR) -> list[AptSource]:
             for s in sources
         ]
         if not any(not s.is_security for s in sources):
-            sources.insert(0, AptSource(override.rstrip("/"), ("bookworm",), ("main",)))
+            sources.insert(0, AptSource(override.rstrip("/"), (suite or "bookworm",), ("main",)))
     if not any(not s.is_security for s in sources):
         raise LabError(
             "no Debian mirror found in /etc/apt/sources.list(.d); set MLSITE_LAB_MIRROR to a Debian mirror URL"
         )
+    if suite is not None:
+        sources = [_for_suite(s, suite) for s in sources]
     return sources
 
 

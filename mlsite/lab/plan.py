@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 DEFAULT_DISK_SIZE_GIB = 10
 """Size of a lab disk (a sparse file, so it costs nothing until written) when the site omits it."""
 
+DEBIAN_RELEASES = {12: "bookworm", 13: "trixie"}
+"""Debian releases lab hosts can run (major version: suite)."""
+DEFAULT_DEBIAN = 12
+
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
@@ -81,6 +85,13 @@ class LabPlan:
     hosts: tuple[LabHost, ...]
     gateway: ipaddress.IPv4Address = field(default=ipaddress.IPv4Address("0.0.0.0"))
     site: str = "lab"
+    debian: int = DEFAULT_DEBIAN
+    """The Debian release every lab host boots (a key of DEBIAN_RELEASES)."""
+
+    @property
+    def suite(self) -> str:
+        """The Debian suite of the hosts' release."""
+        return DEBIAN_RELEASES[self.debian]
 
     def __post_init__(self) -> None:
         if self.gateway == ipaddress.IPv4Address("0.0.0.0"):
@@ -101,6 +112,9 @@ class LabPlan:
 def validate_plan(plan: LabPlan) -> list[str]:
     """Every problem with a plan, as messages (empty when the plan is usable)."""
     problems: list[str] = []
+    if plan.debian not in DEBIAN_RELEASES:
+        known = ", ".join(f"{n} ({name})" for n, name in DEBIAN_RELEASES.items())
+        problems.append(f"lab hosts run Debian {known}, not Debian {plan.debian}")
     if plan.gateway not in plan.network:
         problems.append(f"lab gateway {plan.gateway} is outside {plan.network}")
     seen_names: set[str] = set()
@@ -134,8 +148,9 @@ def validate_plan(plan: LabPlan) -> list[str]:
     return problems
 
 
-def plan_lab(site: SiteSpec) -> LabPlan:
-    """The lab for a site: every host of the site, which must all be marked `lab: true`.
+def plan_lab(site: SiteSpec, *, debian: int = DEFAULT_DEBIAN) -> LabPlan:
+    """The lab for a site: every host of the site, which must all be marked `lab: true`,
+    booting Debian ``debian`` (12 or 13).
 
     Disks used for Ceph OSDs or unused become loop devices; the OS disk is the host's rootfs.
     """
@@ -160,4 +175,4 @@ def plan_lab(site: SiteSpec) -> LabPlan:
         )
         for h in site.hosts
     )
-    return LabPlan(network=network, hosts=hosts, site=site.site.name)
+    return LabPlan(network=network, hosts=hosts, site=site.site.name, debian=debian)

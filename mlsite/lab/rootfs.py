@@ -6,11 +6,12 @@ import hashlib
 import shutil
 from pathlib import Path
 
+from mlsite.lab.errors import LabError
 from mlsite.lab.mirror import debian_mirror
 from mlsite.lab.paths import LabDirs
+from mlsite.lab.plan import DEBIAN_RELEASES, DEFAULT_DEBIAN
 from mlsite.lab.tools import run
 
-SUITE = "bookworm"
 PACKAGES = (
     "systemd",
     "systemd-sysv",
@@ -31,15 +32,24 @@ RECIPE_VERSION = 1
 DEBOOTSTRAP_TIMEOUT_S = 900
 
 
-def rootfs_key() -> str:
+def suite(debian: int = DEFAULT_DEBIAN) -> str:
+    """The Debian suite of a major release (LabError for one the lab cannot run)."""
+    try:
+        return DEBIAN_RELEASES[debian]
+    except KeyError:
+        known = ", ".join(f"{n} ({s})" for n, s in DEBIAN_RELEASES.items())
+        raise LabError(f"the lab runs Debian {known}, not Debian {debian}") from None
+
+
+def rootfs_key(debian: int = DEFAULT_DEBIAN) -> str:
     """Identity of the rootfs recipe (suite, packages, build steps)."""
-    recipe = f"{SUITE}|{','.join(PACKAGES)}|{RECIPE_VERSION}"
+    recipe = f"{suite(debian)}|{','.join(PACKAGES)}|{RECIPE_VERSION}"
     return hashlib.sha256(recipe.encode()).hexdigest()[:12]
 
 
-def tarball_path(dirs: LabDirs) -> Path:
+def tarball_path(dirs: LabDirs, debian: int = DEFAULT_DEBIAN) -> Path:
     """Where the cached rootfs tarball lives."""
-    return dirs.cache / f"rootfs-{SUITE}-{rootfs_key()}.tar.zst"
+    return dirs.cache / f"rootfs-{suite(debian)}-{rootfs_key(debian)}.tar.zst"
 
 
 def _strip_identity(root: Path) -> None:
@@ -58,13 +68,13 @@ def _strip_identity(root: Path) -> None:
     (root / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
 
 
-def build_tarball(dirs: LabDirs) -> Path:
+def build_tarball(dirs: LabDirs, debian: int = DEFAULT_DEBIAN) -> Path:
     """The cached rootfs tarball, built with debootstrap from the Debian mirror if missing."""
-    tarball = tarball_path(dirs)
+    tarball = tarball_path(dirs, debian)
     if tarball.exists():
         return tarball
     dirs.cache.mkdir(parents=True, exist_ok=True)
-    build = dirs.cache / f"build-{rootfs_key()}"
+    build = dirs.cache / f"build-{rootfs_key(debian)}"
     shutil.rmtree(build, ignore_errors=True)
     try:
         run(
@@ -72,7 +82,7 @@ def build_tarball(dirs: LabDirs) -> Path:
                 "debootstrap",
                 "--variant=minbase",
                 f"--include={','.join(PACKAGES)}",
-                SUITE,
+                suite(debian),
                 str(build),
                 debian_mirror(),
             ],
@@ -99,13 +109,13 @@ def build_tarball(dirs: LabDirs) -> Path:
     return tarball
 
 
-def ensure_base(dirs: LabDirs) -> Path:
+def ensure_base(dirs: LabDirs, debian: int = DEFAULT_DEBIAN) -> Path:
     """The unpacked rootfs (the read-only lower layer of every host), unpacked once per lab."""
-    base = dirs.base / rootfs_key()
-    marker = dirs.base / f"{rootfs_key()}.complete"
+    base = dirs.base / rootfs_key(debian)
+    marker = dirs.base / f"{rootfs_key(debian)}.complete"
     if marker.exists():
         return base
-    tarball = build_tarball(dirs)
+    tarball = build_tarball(dirs, debian)
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir(parents=True)
     run(["tar", "--zstd", "--numeric-owner", "--xattrs", "-xpf", str(tarball), "-C", str(base)])

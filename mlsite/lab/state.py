@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from mlsite.lab.errors import LabError
 from mlsite.lab.paths import LabDirs
-from mlsite.lab.plan import LabDisk, LabHost, LabPlan
+from mlsite.lab.plan import DEFAULT_DEBIAN, LabDisk, LabHost, LabPlan
 
 ResourceKind = Literal["netns", "link", "mount", "loop", "process", "cgroup", "nft"]
 
@@ -64,6 +64,7 @@ class LabState:
 def _plan_to_json(plan: LabPlan) -> dict[str, Any]:
     return {
         "site": plan.site,
+        "debian": plan.debian,
         "network": str(plan.network),
         "gateway": str(plan.gateway),
         "hosts": [
@@ -82,6 +83,7 @@ def _plan_to_json(plan: LabPlan) -> dict[str, Any]:
 def _plan_from_json(data: dict[str, Any]) -> LabPlan:
     return LabPlan(
         site=data["site"],
+        debian=data.get("debian", DEFAULT_DEBIAN),
         network=ipaddress.IPv4Network(data["network"]),
         gateway=ipaddress.IPv4Address(data["gateway"]),
         hosts=tuple(

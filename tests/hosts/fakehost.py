@@ -21,6 +21,7 @@ from pyinfra.api.state import StateStage
 from pyinfra.context import ctx_host, ctx_state
 
 DEBIAN_12 = {"name": "Debian", "major": 12, "minor": None, "release_meta": {}}
+DEBIAN_13 = {"name": "Debian", "major": 13, "minor": None, "release_meta": {}}
 UBUNTU_22 = {"name": "Ubuntu", "major": 22, "minor": 4, "release_meta": {}}
 UBUNTU_24 = {"name": "Ubuntu", "major": 24, "minor": 4, "release_meta": {}}
 

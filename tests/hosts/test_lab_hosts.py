@@ -69,6 +69,14 @@ def converged(lab: LabSession) -> LabSession:
     return lab
 
 
+def test_hosts_run_the_release_the_session_asked_for(lab: LabSession) -> None:
+    from tests.conftest import lab_test_debian
+
+    for host in ("lab-1", "lab-3"):
+        release = lab.run(host, ". /etc/os-release && echo $ID $VERSION_ID").stdout.split()
+        assert release == ["debian", str(lab_test_debian())]
+
+
 def test_second_apply_changes_nothing(converged: LabSession) -> None:
     for role in ROLES:
         result = run(_request(converged, role, "apply"))
@@ -183,14 +191,27 @@ def test_pyinfra_cli_runs_a_deploy_file_with_the_site_inventory(converged: LabSe
     assert "lab-3" in proc.stdout + proc.stderr  # pyinfra 3 reports on stderr
 
 
-def test_batched_fact_reads_plan_what_one_by_one_reads_plan(converged: LabSession) -> None:
+def test_batched_fact_reads_plan_what_one_by_one_reads_plan(
+    converged: LabSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """hosts.prefetch serves the prepare stage from a few batched reads per host: with drift
     made by hand, every role's dry run plans exactly what reading each fact alone plans, and
-    what pyinfra's own connector plans."""
+    what pyinfra's own connector plans, whether the batch comes from the fact plan the apply
+    remembered (one SSH command on a converged host) or from discovery rounds."""
+    from hosts import openssh
     from hosts.execute import execute, target_inventory
     from hosts.request import RunRequest
 
     lab = converged
+    sent: dict[str, list[str]] = {}
+    real_run = openssh.OpenSSHConnector.run_shell_command
+
+    def counted(self: Any, command: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.setdefault(self.host.name, []).append(str(command)[-200:])
+        return real_run(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(openssh.OpenSSHConnector, "run_shell_command", counted)
+    plans = os.environ["MLSITE_FACT_PLANS"]  # the session's; the loop below switches it off
     lab.run(
         "lab-3",
         "chmod 600 /etc/sysctl.d/90-mlsite.conf && usermod -s /bin/sh alice && "
@@ -200,25 +221,35 @@ def test_batched_fact_reads_plan_what_one_by_one_reads_plan(converged: LabSessio
         for role in ROLES:
             request = RunRequest.model_validate(_request(lab, role, "dry-run"))
             spec = get_role(role)
-            params = spec.params_model.model_validate(request.params)
-            # batched and one by one over shared OpenSSH connections, and one by one over
-            # pyinfra's own paramiko connector
-            plans = [
-                execute(
-                    target_inventory(request.hosts, shared_ssh=shared),
-                    spec.deploy,
-                    params,
-                    "dry-run",
-                    prefetch_facts=batched,
-                )
-                for batched, shared in ((True, True), (False, True), (False, False))
-            ]
-            assert plans[0] == plans[1] == plans[2], role
+
+            def dry_run(
+                batched: bool, shared: bool, plans: str, request: Any = request, spec: Any = spec
+            ) -> dict[str, Any]:
+                monkeypatch.setenv("MLSITE_FACT_PLANS", plans)
+                inventory = target_inventory(request.hosts, shared_ssh=shared)
+                params = spec.params_model.model_validate(request.params)
+                return execute(inventory, spec.deploy, params, "dry-run", prefetch_facts=batched)
+
+            # batched from the plan the earlier runs remembered: the converging apply (runner
+            # subprocess) learned the commands of a host not yet configured; the first run on
+            # the configured host adds what it reads there (e.g. checksums of existing files),
+            # and from then on a host's facts take one SSH command
+            dry_run(True, True, plans)
+            sent.clear()
+            remembered = dry_run(True, True, plans)
+            if spec.batch_facts:
+                assert len(sent["lab-1"]) == 1, (role, sent["lab-1"])
+            # batched from discovery; one by one over shared OpenSSH connections; one by one
+            # over pyinfra's own paramiko connector
+            discovered = dry_run(True, True, "off")
+            alone = dry_run(False, True, "off")
+            paramiko = dry_run(False, False, "off")
+            assert remembered == discovered == alone == paramiko, role
             if role == "base":
-                changed = [op.name for op in plans[0]["lab-3"].operations if op.changed]
+                changed = [op.name for op in remembered["lab-3"].operations if op.changed]
                 for op in ("Persist kernel settings", "Create user alice", "Configure chrony"):
                     assert any(op in name for name in changed), (op, changed)
-                assert not any(op.changed for op in plans[0]["lab-1"].operations)
+                assert not any(op.changed for op in remembered["lab-1"].operations)
     finally:
         healed = run(_request(lab, "base", "apply"))
     assert healed["ok"] and healed["hosts"]["lab-3"]["changed"] >= 3

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import stat
 import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from pydantic import SecretStr
+from pyinfra.api.state import StateStage
 from pyinfra.connectors.util import CommandOutput, OutputLine
 
 from hosts import prefetch
 from hosts.deploys import base
+from hosts.params import RoleParams, SecretText
 from mlsite.spec import SiteSpec
 
 COMMANDS = [
@@ -110,3 +118,97 @@ def test_global_argument_types_are_kept_and_equal_pyinfras_own() -> None:
     assert facts.all_global_arguments is arguments.all_global_arguments  # type: ignore[attr-defined]
     first.clear()  # a caller's list is its own
     assert {"_sudo", "_timeout", "_stdin"} <= {k for k, _ in arguments.all_global_arguments()}
+
+
+class _Secretive(RoleParams):
+    token: SecretText
+    path: str = "/etc/x"
+
+
+def _stand_in(name: str = "lab-1") -> Any:
+    """What prefetch reads of a pyinfra host: its name, data and command runner (this
+    machine's shell)."""
+    ran: list[str] = []
+
+    def run_shell_command(command: Any, *_: Any, **__: Any) -> Any:
+        ran.append(prefetch._raw(command) or "")
+        return _direct(ran[-1])
+
+    data = SimpleNamespace(dict=lambda: {"ssh_hostname": "10.77.0.11"})
+    return SimpleNamespace(name=name, data=data, run_shell_command=run_shell_command, ran=ran)
+
+
+def test_fact_plans_are_kept_per_host_deploy_and_parameters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deploy_params: base.Params
+) -> None:
+    monkeypatch.setenv(prefetch.PLANS_ENV, str(tmp_path / "plans"))
+    data = {"ssh_hostname": "10.77.0.11"}
+    path = prefetch.plan_path("lab-1", data, base.base, deploy_params)
+    assert path is not None and path == prefetch.plan_path("lab-1", data, base.base, deploy_params)
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    other_params = deploy_params.model_copy(update={"timezone": "UTC"})
+    assert deploy_params.timezone != "UTC"
+    assert path != prefetch.plan_path("lab-2", data, base.base, deploy_params)
+    assert path != prefetch.plan_path(
+        "lab-1", {"ssh_hostname": "10.77.0.12"}, base.base, deploy_params
+    )
+    assert path != prefetch.plan_path("lab-1", data, base.base, other_params)
+
+
+def test_a_remembered_plan_is_private_and_leaves_out_commands_with_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(prefetch.PLANS_ENV, str(tmp_path))
+    params = _Secretive(token=SecretStr("s3cret-value"))
+    path = prefetch.plan_path("lab-1", {}, base.base, params)
+    served = prefetch.Prefetched(cache={}, plan=path)
+    served.asked += ["uname -s", "grep -c s3cret-value /etc/x", "cat /etc/group"]
+    served.remember(params)
+    assert path is not None and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "s3cret" not in path.read_text()
+    assert prefetch._load_plan(path) == ["uname -s", "cat /etc/group"]
+    before = path.stat().st_mtime_ns
+    unchanged = prefetch.Prefetched(cache={}, plan=path, remembered=["uname -s", "cat /etc/group"])
+    unchanged.asked += ["uname -s", "cat /etc/group"]
+    unchanged.remember(params)
+    assert path.stat().st_mtime_ns == before
+    path.write_text("{not json")
+    assert prefetch._load_plan(path) is None
+
+
+def test_plans_are_off_when_asked_or_when_the_directory_is_shared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(prefetch.PLANS_ENV, "off")
+    assert prefetch.plans_dir() is None
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    monkeypatch.setenv(prefetch.PLANS_ENV, str(shared))
+    assert prefetch.plans_dir() is None
+    monkeypatch.setenv(prefetch.PLANS_ENV, str(tmp_path / "own"))
+    assert prefetch.plans_dir() == tmp_path / "own"
+
+
+def test_with_a_plan_the_facts_are_read_in_one_batch_without_discovery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deploy_params: base.Params
+) -> None:
+    monkeypatch.setenv(prefetch.PLANS_ENV, str(tmp_path))
+    host = _stand_in()
+    path = prefetch.plan_path(host.name, host.data.dict(), base.base, deploy_params)
+    assert path is not None
+    path.write_text(json.dumps({"format": prefetch.PLAN_FORMAT, "commands": ["uname -s", "true"]}))
+
+    def no_discovery(*_: Any) -> list[str]:
+        raise AssertionError("discovery ran although a plan was remembered")
+
+    monkeypatch.setattr(prefetch, "discover", no_discovery)
+    state = SimpleNamespace(current_stage=StateStage.Prepare)
+    served = prefetch.prefetch(host, state, base.base, deploy_params)  # type: ignore[arg-type]
+    assert len(host.ran) == 1 and "uname -s" in host.ran[0] and "true" in host.ran[0]
+    assert served.remembered == ["uname -s", "true"]
+    host.run_shell_command("uname -s")  # served from the batch: nothing more is sent
+    host.run_shell_command("uname -r")  # not in the plan: runs live, and joins it
+    assert len(host.ran) == 2 and host.ran[1] == "uname -r"
+    served.remember(deploy_params)
+    assert prefetch._load_plan(path) == ["uname -s", "uname -r"]

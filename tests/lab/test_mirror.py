@@ -71,3 +71,13 @@ def test_no_mirror_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("MLSITE_LAB_MIRROR", raising=False)
     with pytest.raises(LabError, match="MLSITE_LAB_MIRROR"):
         debian_mirror(apt_dir(tmp_path))
+
+
+def test_sources_follow_the_lab_release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLSITE_LAB_MIRROR", raising=False)
+    d = apt_dir(tmp_path, deb822=DEB822)
+    assert [s.suites for s in lab_sources(d, suite="trixie")] == [
+        ("trixie", "trixie-updates"),
+        ("trixie-security",),
+    ]
+    assert lab_sources(d)[0].suites == ("bookworm", "bookworm-updates")

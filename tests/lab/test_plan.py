@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -68,3 +71,25 @@ def test_disk_ids_become_by_id_paths() -> None:
 def test_rejects_unusable_plans(hosts: tuple[LabHost, ...], message: str) -> None:
     with pytest.raises(LabError, match=message):
         LabPlan(network=NET, hosts=hosts)
+
+
+def test_debian_release_is_chosen_per_lab_and_checked() -> None:
+    site = load_stack("lab").site
+    assert plan_lab(site).suite == "bookworm"
+    assert plan_lab(site, debian=13).suite == "trixie"
+    with pytest.raises(LabError, match=r"Debian 12 \(bookworm\), 13 \(trixie\), not Debian 11"):
+        plan_lab(site, debian=11)
+
+
+def test_state_keeps_the_release_and_reads_older_states_as_debian_12(tmp_path: Path) -> None:
+    from mlsite.lab.paths import LabDirs
+    from mlsite.lab.state import LabState, load_state, save_state
+
+    dirs = LabDirs(state=tmp_path / "state", cache=tmp_path / "cache")
+    plan = plan_lab(load_stack("lab").site, debian=13)
+    save_state(dirs, LabState(plan=plan))
+    assert load_state(dirs).plan == plan
+    saved = json.loads(dirs.state_file.read_text())
+    del saved["plan"]["debian"]  # a state written before releases were selectable
+    dirs.state_file.write_text(json.dumps(saved))
+    assert load_state(dirs).plan == dataclasses.replace(plan, debian=12)

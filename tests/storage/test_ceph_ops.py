@@ -8,11 +8,12 @@ from hosts.deploys import ceph_keys
 from hosts.deploys.ceph import Params, ceph, params_for
 from hosts.deploys.ceph_pools import LAB_FAST_FAILURE_DETECTION, central_config, planned_commands
 from hosts.deploys.disks import DiskRefused
+from hosts.distro import UnsupportedDistribution
 from hosts.facts import DiskContents
 from mlsite.spec import load_stack
 from mlsite.storage.ceph_plan import config_commands
 from mlsite.storage.keys import generate_key
-from tests.hosts.fakehost import DEBIAN_12, plan
+from tests.hosts.fakehost import DEBIAN_12, DEBIAN_13, plan
 from tests.storage.labrun import lab_site
 
 OSD_DIR = "/var/lib/ceph/osd/ceph-2/whoami"
@@ -164,3 +165,13 @@ def test_a_number_shown_with_other_digits_is_the_same_setting() -> None:
     assert config_commands({("mon", "mon_allow_pool_delete"): "false"}, []) == [
         "ceph config set mon mon_allow_pool_delete false"
     ]
+
+
+def test_debian_13_is_refused_before_anything_is_installed(params: Params) -> None:
+    empty = DiskContents(path=DEVICE, device="/dev/loop2", signatures=())
+    table = {**facts(empty), "OsRelease": DEBIAN_13}
+    result = plan(ceph, params, table, host_name="lab-1")
+    assert isinstance(result.error, UnsupportedDistribution)
+    assert "Debian 13" in str(result.error) and "Debian 12" in str(result.error)
+    assert result.ops == []
+    assert plan(ceph, params, facts(empty), host_name="lab-1").error is None
