@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from components.hosts.deploy import HostDeploy, HostDeployArgs
     from components.hosts.hosts import Hosts
-    from components.images import ImageBuild, RuntimeImage
+    from components.images import RuntimeImage
     from components.program import site_from_config
     from components.registry import Registry, SiteCa
     from components.site import Site
@@ -32,7 +32,6 @@ _WHERE = {
     "Registry": "components.registry.registry",
     "SiteCa": "components.registry.ca",
     "RuntimeImage": "components.images.runtime_image",
-    "ImageBuild": "components.images.build",
     "site_from_config": "components.program",
     "CephCluster": "components.storage.ceph",
     "NfsHa": "components.storage.nfs",
@@ -46,7 +45,6 @@ COMPONENTS = (
     "Registry",
     "SiteCa",
     "RuntimeImage",
-    "ImageBuild",
     "CephCluster",
     "NfsHa",
     "PersonalDatabases",
@@ -59,7 +57,6 @@ __all__ = [
     "HostDeploy",
     "HostDeployArgs",
     "Hosts",
-    "ImageBuild",
     "NfsHa",
     "PersonalDatabases",
     "Registry",

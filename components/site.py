@@ -60,12 +60,20 @@ def _images(b: Build) -> dict[str, pulumi.ComponentResource]:
     if "registry" not in b.built:
         return {}
     registry = b.part("registry", Registry)
-    return {
-        f"image:{image.name}": RuntimeImage(
-            f"{b.name}-image-{image.name}", image, b.opts, site=b.site, registry=registry
+    images: dict[str, pulumi.ComponentResource] = {}
+    after: list[pulumi.Resource] = []  # one build host: its builds run one after the other
+    for image in b.site.images:
+        built = RuntimeImage(
+            f"{b.name}-image-{image.name}",
+            image,
+            b.opts,
+            site=b.site,
+            registry=registry,
+            after=after,
         )
-        for image in b.site.images
-    }
+        images[f"image:{image.name}"] = built
+        after = [built.build]
+    return images
 
 
 def _ceph(b: Build) -> dict[str, pulumi.ComponentResource]:

@@ -43,6 +43,7 @@ _MODULES: dict[str, str] = {
     "disks": "hosts.deploys.disks",
     "gpu": "hosts.deploys.gpu",
     "registry": "hosts.deploys.registry",
+    "image_build": "hosts.deploys.image_build",
     "containerd": "hosts.deploys.containerd",
     "monitoring_agent": "hosts.deploys.monitoring_agent",
     "ceph": "hosts.deploys.ceph",

@@ -21,7 +21,9 @@ DATA_ROLES = frozenset(
 )
 """Roles whose hosts hold data; their HostDeploys are protected."""
 
-COMPONENT_ROLES = frozenset({"registry", "ceph", "nfs_ha", "personal_db", "image_prepull"})
+COMPONENT_ROLES = frozenset(
+    {"registry", "ceph", "nfs_ha", "personal_db", "image_build", "image_prepull"}
+)
 """Roles whose parameters need deploy-time values from other resources (the generated site
 CA, Ceph keyrings): the part's own component (``components.registry.Registry``, ...)
 creates their HostDeploys with that wiring; the plain host layer leaves them out."""

@@ -1,6 +1,5 @@
-"""The runtime images of a site: ``RuntimeImage`` and its ``ImageBuild`` resource."""
+"""The runtime images of a site: ``RuntimeImage`` (built by the ``image_build`` host role)."""
 
-from components.images.build import ImageBuild
 from components.images.runtime_image import RuntimeImage
 
-__all__ = ["ImageBuild", "RuntimeImage"]
+__all__ = ["RuntimeImage"]

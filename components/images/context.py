@@ -42,11 +42,13 @@ def pinned_args(variant: str = "cpu") -> dict[str, str]:
 
 
 def build_args(spec: RuntimeImage) -> dict[str, str]:
-    """The build args of ``spec``: the pins, its base image and Python when it sets them."""
+    """The build args of ``spec``: the pins, its base image and Python when it sets them,
+    and its package sets (``PACKAGE_SETS``, space-separated)."""
     args = pinned_args(spec.variant)
     if spec.base_image is not None:
         args["BASE_IMAGE"] = spec.base_image
     args["PYTHON_VERSION"] = spec.python
+    args["PACKAGE_SETS"] = " ".join(spec.package_sets)
     return dict(sorted(args.items()))
 
 

@@ -1,16 +1,17 @@
-"""``RuntimeImage``: the ML runtime image built on the site's build host and pushed to the
-site registry under a content-hash tag."""
+"""``RuntimeImage``: the ML runtime image built with buildah on the site's build host (the
+``image_build`` host role) and pushed to the site registry under a content-hash tag."""
 
 # Annotations evaluated at import (no __future__ import): see components/__init__.py.
+
+from collections.abc import Sequence
 
 import pulumi
 
 from components.hosts.deploy import HostDeploy, HostDeployArgs
-from components.hosts.inputs import HostGroup, host_entry
-from components.images.build import ImageBuild
+from components.hosts.inputs import HostGroup
 from components.images.context import CONTEXT_DIR, build_args, image_tag
 from components.registry.registry import Registry
-from components.secrets import secret_output
+from hosts.deploys import image_build
 from hosts.deploys.image_prepull import params_for as prepull_params
 from mlsite.spec import Role, SiteSpec
 from mlsite.spec.services import RuntimeImage as RuntimeImageSpec
@@ -24,6 +25,9 @@ class RuntimeImage(pulumi.ComponentResource):
     """The pushed image reference, ``<registry host>:<port>/<name>:c-<hash>`` (pull side)."""
     tag: pulumi.Output[str]
     """The content-hash tag."""
+    build: HostDeploy
+    """The build host's ``image_build`` deploy: builds and pushes the tag when the registry
+    lacks it."""
     prepull: HostDeploy | None
     """Pulls the image onto every GPU host after the push (None: no GPU host, or
     ``prepull: false``)."""
@@ -36,39 +40,45 @@ class RuntimeImage(pulumi.ComponentResource):
         *,
         site: SiteSpec,
         registry: Registry,
+        after: Sequence[pulumi.Resource] = (),
     ) -> None:
+        """``after``: resources the build waits for besides the registry (the Site chains
+        its images' builds, which share one build host, one after the other)."""
         super().__init__("mlsite:images:RuntimeImage", name, None, opts)
         builders = site.hosts_with(Role.BUILD)
         if not builders or site.registry is None:
             raise ValueError("RuntimeImage needs a host with role build and a site registry")
         args = build_args(spec)
         tag = image_tag(CONTEXT_DIR, args)
-        pusher = next(u for u in site.registry.users if u.access == "push")
-        servers = site.hosts_with(Role.REGISTRY)
-        fqdn = f"{servers[0].name}.{site.site.domain}"
-        push = registry.push_url.apply(lambda url: url.removeprefix("https://"))
-        image = push.apply(lambda host: f"{host}/{spec.name}:{tag}")
-        build = ImageBuild(
+        push_endpoint = image_build.params_for(site, builders[:1]).registry
+        to_build = image_build.ImageToBuild(
+            ref=f"{push_endpoint}/{spec.name}:{tag}",
+            context_dir=CONTEXT_DIR.relative_to(image_build.PROJECT_ROOT).as_posix(),
+            context=image_build.context_files(CONTEXT_DIR),
+            build_args=args,
+            also_latest=spec.tag == "content-hash-and-latest",
+        )
+
+        def params(ca_pem: str | None) -> image_build.Params:
+            # None only under an offline plan, where the generated CA is not known yet
+            return image_build.params_for(
+                site, builders[:1], images=(to_build,), ca_pem=ca_pem or None
+            )
+
+        self.build = HostDeploy(
             f"{name}-build",
-            {
-                "host": host_entry(builders[0]),
-                "context_dir": str(CONTEXT_DIR),
-                "build_args": args,
-                "image": image,
-                "ca_cert_pem": registry.ca_cert_pem,
-                "username": pusher.name,
-                "password": secret_output(pusher.password),
-            },
-            pulumi.ResourceOptions(
-                parent=self,
-                additional_secret_outputs=["password"],
-                # the push needs the registry up (which itself waits for the hosts' base layer)
-                depends_on=list(registry.deploys.values()),
+            HostDeployArgs(
+                HostGroup("image_build", f"image_build-{spec.name}", builders[:1]),
+                registry.ca_cert_pem.apply(params),
             ),
+            pulumi.ResourceOptions(parent=self),
+            # the push needs the registry up (which itself waits for the hosts' base layer)
+            depends_on=[*registry.deploys.values(), *after],
         )
         self.tag = pulumi.Output.from_input(tag)
-        ref = f"{fqdn}:{site.registry.port}/{spec.name}:{tag}"
-        self.ref = build.pushed.apply(lambda _: ref)
+        servers = site.hosts_with(Role.REGISTRY)
+        ref = f"{servers[0].name}.{site.site.domain}:{site.registry.port}/{spec.name}:{tag}"
+        self.ref = self.build.changed.apply(lambda _: ref)
         gpu_hosts = tuple(h for h in site.hosts if h.gpus)
         self.prepull = None
         if spec.prepull and gpu_hosts:
@@ -79,6 +89,7 @@ class RuntimeImage(pulumi.ComponentResource):
                     HostGroup("image_prepull", "image_prepull", gpu_hosts),
                     prepull_params(site, gpu_hosts, images=(ref,)),
                 ),
-                pulumi.ResourceOptions(parent=self, depends_on=[build]),
+                pulumi.ResourceOptions(parent=self),
+                depends_on=[self.build],
             )
         self.register_outputs({"ref": self.ref, "tag": self.tag})

@@ -74,3 +74,5 @@ def test_roles_get_the_ca_they_need(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert registry.tls.ca_cert_pem == ca.cert_pem  # type: ignore[attr-defined]
     containerd = role_params(get_role("containerd"), site, site.hosts, ca)
     assert containerd.ca_pem == ca.cert_pem  # type: ignore[attr-defined]
+    builder = role_params(get_role("image_build"), site, site.hosts_with(Role.BUILD), ca)
+    assert builder.ca_pem == ca.cert_pem  # type: ignore[attr-defined]

@@ -40,7 +40,6 @@ DATA_PARTS = {
     "mlsite:storage:PersonalDatabases",
 }
 SITE_CA = "pulumi-python:dynamic/registry:SiteCa"
-IMAGE_BUILD = "pulumi-python:dynamic/images:ImageBuild"
 CEPH_KEYS = "pulumi-python:dynamic/storage:CephKeys"
 
 
@@ -53,7 +52,7 @@ def test_site_is_child_of_the_stack_and_parts_children_of_the_site(plan: dict[st
     for r in res.values():
         if r["type"] in PART_TYPES or r["type"] == SITE_CA:
             assert r["parent"] == site["urn"], r["name"]
-        if r["type"] in (HOST_DEPLOY, IMAGE_BUILD):
+        if r["type"] == HOST_DEPLOY:
             parent = res[r["parent"]]
             assert parent["type"] in PART_TYPES, r["name"]
             assert r["name"].startswith(parent["name"] + "-")
@@ -78,7 +77,6 @@ def test_every_resource_type_is_known(plan: dict[str, Any]) -> None:
         "mlsite:site:Site",
         HOST_DEPLOY,
         SITE_CA,
-        IMAGE_BUILD,
         CEPH_KEYS,
     } | PART_TYPES
     assert {r["type"] for r in plan["resources"]} <= allowed

@@ -3,6 +3,7 @@ tags, and the RuntimeImage component under mocks."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -12,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from components.images.build import build_script
-from components.images.context import CONTEXT_DIR, image_tag, pinned_args
+from components.images.context import CONTEXT_DIR, build_args, image_tag, pinned_args
 from components.registry import Registry
 from mlsite.plan.run import run_program
 from mlsite.spec import load_stack
@@ -61,10 +61,15 @@ def test_tag_is_stable_and_changes_with_the_context_or_the_args(tmp_path: Path) 
     assert image_tag(tmp_path / "ctx", args) != tag
 
 
-def test_build_script_carries_no_secret() -> None:
-    script = build_script("lab-3.lab.mlsite.test:5001/ml-runtime:c-0123", pinned_args("cpu"))
-    assert "--password" not in script and "--creds" not in script
-    assert "--build-arg PYTORCH_VERSION=" in script
+def test_package_sets_reach_the_build_and_the_dockerfile_default_is_the_spec_default() -> None:
+    from mlsite.spec.services import RuntimeImage as Spec
+
+    default = re.search(r'^ARG PACKAGE_SETS="([^"]*)"$', DOCKERFILE.read_text(), re.M)
+    spec = Spec(name="x")
+    assert default is not None and default.group(1) == " ".join(spec.package_sets)
+    nlp = Spec(name="x", package_sets=("ml", "nlp-ja"))
+    assert build_args(nlp)["PACKAGE_SETS"] == "ml nlp-ja"
+    assert image_tag(CONTEXT_DIR, build_args(nlp)) != image_tag(CONTEXT_DIR, build_args(spec))
 
 
 def test_runtime_image_builds_on_the_build_host_with_the_hash_tag(
@@ -84,9 +89,32 @@ def test_runtime_image_builds_on_the_build_host_with_the_hash_tag(
     (component,) = [r for r in regs if r.type == "mlsite:images:RuntimeImage"]
     (build,) = [r for r in regs if r.name == "ml-runtime-build"]
     assert build.parent == component.urn
-    assert build.inputs["host"]["name"] == "lab-3"
-    assert re.fullmatch(
-        r"lab-3\.lab\.mlsite\.test:5001/ml-runtime:c-[0-9a-f]{16}", build.inputs["image"]
-    )
-    assert "push-canary-3" not in repr({k: v for k, v in build.inputs.items() if k != "password"})
-    assert "password" in build.secret_outputs
+    assert build.inputs["role"] == "image_build"
+    assert [h["name"] for h in build.inputs["hosts"]] == ["lab-3"]
+    (image,) = build.inputs["params"]["images"]
+    assert re.fullmatch(r"lab-3\.lab\.mlsite\.test:5001/ml-runtime:c-[0-9a-f]{16}", image["ref"])
+    assert set(image["context"]) == {".dockerignore", "Dockerfile", "entrypoint.sh"}
+    assert image["context_dir"] == "images/ml-runtime"  # the same plan from any checkout
+    assert image["build_args"]["PACKAGE_SETS"] == "ml jupyter ssh"
+    # the push password travels only in the secret input, never in the readable params
+    readable = repr({k: v for k, v in build.inputs.items() if k != "secrets"})
+    assert "push-canary-3" not in readable
+    assert "push-canary-3" in repr(build.inputs["secrets"])
+    (prepull,) = [r for r in regs if r.name == "ml-runtime-prepull"] or [None]
+    if prepull is not None:
+        assert build.urn in prepull.depends_on
+
+
+def test_a_site_builds_its_images_one_after_the_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    from components import Site
+
+    monkeypatch.setattr("mlsite.spec.Secret.reveal", lambda self: "canary", raising=True)
+    site = load_stack("akiba").site
+    assert len(site.images) >= 2
+    regs = run_program(lambda: Site("akiba", site), project="mlsite", stack="t", config={})
+    builds = [
+        r for r in regs if r.name.endswith("-build") and r.inputs.get("role") == "image_build"
+    ]
+    assert len(builds) == len(site.images)
+    for earlier, later in itertools.pairwise(builds):
+        assert earlier.urn in later.depends_on
