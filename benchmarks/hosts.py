@@ -5,7 +5,7 @@ code in its own state directory): mlsite first apply, mlsite no-op re-apply, and
 steps as an Ansible playbook (benchmarks/ansible/base.yml) — first apply on fresh hosts
 and re-apply on converged hosts. Run as root from the project root, with no other lab up:
 
-    .venv/bin/python benchmarks/hosts.py [--sizes 1 3 10] [--repeats 3]
+    .venv/bin/python benchmarks/hosts.py [--sizes 1 3 10] [--repeats 7] [--ansible-repeats 3]
 
 Writes benchmarks/results/hosts.json and benchmarks/results/hosts.md.
 Targets: re-apply of 10 hosts <= 1.5x the time of 1 host; mlsite >= 3x faster than Ansible
@@ -38,7 +38,8 @@ from hosts.deploys import base  # noqa: E402
 from hosts.params import dump_params  # noqa: E402
 from hosts.render import base as render  # noqa: E402
 from hosts.runner import run  # noqa: E402
-from mlsite.lab import Lab, LabDirs, plan_lab  # noqa: E402
+from mlsite.lab import Lab, LabDirs, LabPlan, plan_lab  # noqa: E402
+from mlsite.lab.ssh import ssh_args  # noqa: E402
 from mlsite.spec import SiteSpec, load_file  # noqa: E402
 from mlsite.sshmux import close_masters  # noqa: E402
 
@@ -182,7 +183,30 @@ def timed_ansible(inventory: Path, vars_file: Path) -> tuple[float, int]:
     return elapsed, changed
 
 
-def measure(count: int, repeats: int, dirs: LabDirs, work: Path) -> dict[str, Any]:
+def wait_booted(dirs: LabDirs, plan: LabPlan) -> None:
+    """Wait until every host has finished booting (``systemctl is-system-running --wait``).
+
+    ``lab up`` returns once sshd answers, while the hosts' systemd may still be starting
+    units; ten hosts booting at once on this machine's two cores would otherwise take CPU
+    from whichever tool is timed first."""
+    waits = [
+        subprocess.Popen(
+            [*ssh_args(dirs, h), "systemctl is-system-running --wait"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for h in plan.hosts
+    ]
+    for host, proc in zip(plan.hosts, waits, strict=True):
+        state = proc.communicate(timeout=300)[0].strip()
+        if state not in ("running", "degraded"):
+            raise RuntimeError(f"{host.name} did not finish booting: {state!r}")
+
+
+def measure(
+    count: int, repeats: int, ansible_repeats: int, dirs: LabDirs, work: Path
+) -> dict[str, Any]:
     site = load_file(site_file(count, work)).site
     plan = plan_lab(site)
     lab = Lab(dirs)
@@ -191,12 +215,14 @@ def measure(count: int, repeats: int, dirs: LabDirs, work: Path) -> dict[str, An
     # Ansible first apply, on fresh hosts
     lab.up(plan, boot_timeout_s=300)
     try:
+        wait_booted(dirs, plan)
         out["ansible_first_s"], out["ansible_first_changed"] = timed_ansible(inventory, vars_file)
     finally:
         lab.down()
     # mlsite first apply and re-apply, then Ansible re-apply, on the same fresh hosts
     lab.up(plan, boot_timeout_s=300)
     try:
+        wait_booted(dirs, plan)
         request = runner_request(site, dirs)
         out["mlsite_first_s"], out["mlsite_first_changed"] = timed_mlsite(request)
         reapply = [timed_mlsite(request) for _ in range(repeats)]
@@ -211,7 +237,7 @@ def measure(count: int, repeats: int, dirs: LabDirs, work: Path) -> dict[str, An
         out["mlsite_reapply_cold_s"] = statistics.median(t for t, _ in cold)
         out["mlsite_reapply_cold_changed"] = max(c for _, c in cold)
         timed_ansible(inventory, vars_file)  # settle: Ansible's own view of "converged"
-        again = [timed_ansible(inventory, vars_file) for _ in range(repeats)]
+        again = [timed_ansible(inventory, vars_file) for _ in range(ansible_repeats)]
         out["ansible_reapply_s"] = statistics.median(t for t, _ in again)
         out["ansible_reapply_changed"] = max(c for _, c in again)
     finally:
@@ -270,7 +296,8 @@ def markdown(data: dict[str, Any]) -> str:
         "",
         f"{data['date']} on {data['machine']} ({data['cpus']} CPUs); lab hosts are systemd-nspawn "
         "machines on this computer, reached over SSH; apt through the lab's apt-cacher-ng. "
-        f"Re-apply times are the median of {data['repeats']} runs. mlsite times include the runner "
+        f"Re-apply times are the median of {data['repeats']} runs (Ansible: "
+        f"{data.get('ansible_repeats', data['repeats'])}). mlsite times include the runner "
         "subprocess start (`python -m hosts.runner`), as the Pulumi layer pays it.",
         "",
         "| hosts | mlsite first (s) | mlsite re-apply (s) | changed on re-apply | mlsite re-apply, fresh logins (s) | Ansible first (s) | Ansible re-apply (s) | Ansible / mlsite re-apply |",
@@ -298,7 +325,12 @@ def markdown(data: dict[str, Any]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 3, 10])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--repeats", type=int, default=7, help="timed mlsite re-applies per size (median)"
+    )
+    parser.add_argument(
+        "--ansible-repeats", type=int, default=3, help="timed Ansible re-applies per size"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mlsite-hosts-bench-") as tmp:
         work = Path(tmp)
@@ -306,7 +338,7 @@ def main() -> int:
         try:
             rows = []
             for n in args.sizes:
-                rows.append(measure(n, args.repeats, dirs, work))
+                rows.append(measure(n, args.repeats, args.ansible_repeats, dirs, work))
                 print(json.dumps(rows[-1]), flush=True)
         finally:
             Lab(dirs).down(purge=True)
@@ -315,6 +347,7 @@ def main() -> int:
         "machine": platform.platform(),
         "cpus": os.cpu_count(),
         "repeats": args.repeats,
+        "ansible_repeats": args.ansible_repeats,
         "results": rows,
         "summary": report(rows),
     }

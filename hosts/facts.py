@@ -283,3 +283,40 @@ class TextFile(FactBase[TextFileState]):
             mode=mode,
             sha1=values.get("sha1"),
         )
+
+
+@dataclass(frozen=True)
+class UnitState:
+    """Whether a systemd unit is active and whether it starts at boot."""
+
+    running: bool = False
+    """SubState running, waiting, exited, listening or mounted (as pyinfra's SystemdStatus)."""
+    enabled: bool = False
+    """UnitFileState enabled or static (as pyinfra's SystemdEnabled)."""
+
+
+class Unit(FactBase[UnitState]):
+    """What ``hosts.operations.service`` needs to know about a systemd unit, from one
+    ``systemctl show`` (pyinfra's ``systemd.service`` reads SystemdStatus and
+    SystemdEnabled: two, ~8 ms of host CPU each)."""
+
+    def requires_command(self, *args: Any, **kwargs: Any) -> str:
+        return "systemctl"
+
+    def command(self, unit: str) -> str:
+        return (
+            "systemctl show --all --property Id --property SubState --property UnitFileState "
+            + shlex.quote(unit)
+        )
+
+    @staticmethod
+    def default() -> UnitState:
+        return UnitState()
+
+    def process(self, output: list[str]) -> UnitState:
+        values = dict(line.strip().split("=", 1) for line in output if "=" in line)
+        return UnitState(
+            running=values.get("SubState")
+            in ("running", "waiting", "exited", "listening", "mounted"),
+            enabled=values.get("UnitFileState") in ("enabled", "static"),
+        )

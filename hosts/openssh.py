@@ -28,11 +28,15 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from subprocess import PIPE
 from typing import Any, TypedDict
 
-from gevent.subprocess import DEVNULL, PIPE, Popen, TimeoutExpired
+import gevent
+import gevent.os
+import gevent.socket
 from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.exceptions import ConnectError
 from pyinfra.api.util import get_file_io
@@ -45,7 +49,7 @@ from pyinfra.connectors.util import (
 )
 
 from hosts.connection import CONNECT_TIMEOUT_S
-from mlsite.sshmux import close_masters, control_path, persist_s, private_dir
+from mlsite.sshmux import close_masters, control_path, master_pid, persist_s, private_dir
 
 log = logging.getLogger("mlsite.hosts")
 
@@ -79,6 +83,57 @@ DATA_META = {
 def available() -> bool:
     """Whether the OpenSSH client is installed."""
     return shutil.which("ssh") is not None
+
+
+def communicate(argv: list[str], stdin: bytes, timeout: float | None) -> tuple[int, bytes, bytes]:
+    """Run ``argv`` with ``stdin``; its exit status, stdout and stderr. Other greenlets run
+    while it does (every host's command is in flight at once).
+
+    Started with the standard library's ``subprocess`` (vfork and exec: ~0.3 ms of CPU in
+    the runner), not ``gevent.subprocess``, whose plain fork copies the runner's page tables
+    (~4 ms of CPU and ~8 ms of wall time per command, two commands per host). The pipes
+    are read and written through gevent's non-blocking file descriptor calls, and the exit
+    status polled once both outputs are closed. Nothing in the runner starts processes
+    with ``gevent.subprocess``, whose SIGCHLD watcher would reap them first.
+    Raises ``gevent.Timeout`` after ``timeout`` seconds, with the process killed."""
+    process = subprocess.Popen(argv, stdin=PIPE, stdout=PIPE, stderr=PIPE, bufsize=0)
+    pipes = (process.stdin, process.stdout, process.stderr)
+    for pipe in pipes:
+        os.set_blocking(pipe.fileno(), False)  # type: ignore[union-attr]  # all three are PIPE
+
+    def feed() -> None:
+        view = memoryview(stdin)
+        fd = process.stdin.fileno()  # type: ignore[union-attr]
+        try:
+            while view:
+                view = view[gevent.os.nb_write(fd, view) :]
+        except BrokenPipeError:
+            pass  # the command ended without reading all of its input
+        finally:
+            process.stdin.close()  # type: ignore[union-attr]
+
+    def drain(fd: int) -> bytes:
+        chunks = []
+        while chunk := gevent.os.nb_read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    try:
+        with gevent.Timeout(timeout):
+            writer = gevent.spawn(feed)
+            out = gevent.spawn(drain, process.stdout.fileno())  # type: ignore[union-attr]
+            err = gevent.spawn(drain, process.stderr.fileno())  # type: ignore[union-attr]
+            gevent.joinall([writer, out, err], raise_error=True)
+            while (status := process.poll()) is None:
+                gevent.sleep(0.0005)  # outputs closed: it is exiting
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    finally:
+        for pipe in pipes:
+            pipe.close()  # type: ignore[union-attr]
+    return status, out.value, err.value
 
 
 def _lines(data: bytes, buffer: str) -> list[OutputLine]:
@@ -156,26 +211,21 @@ class OpenSSHConnector(BaseConnector):
         self, remote: str, stdin: bytes, timeout: float | None = None
     ) -> tuple[int, bytes, bytes]:
         """Run ``remote`` on the host with ``stdin``: exit status, stdout, stderr."""
-        process = Popen([*self.argv(), remote], stdin=PIPE, stdout=PIPE, stderr=PIPE)
         try:
-            out, err = process.communicate(stdin, timeout=timeout)
-        except TimeoutExpired:
-            process.kill()
-            process.communicate()
+            return communicate([*self.argv(), remote], stdin, timeout)
+        except gevent.Timeout:
             raise TimeoutError(f"{self.host.name}: command timed out after {timeout} s") from None
-        return process.returncode, out, err
 
     def connect(self) -> None:
         """Reuse a live master connection, or log in and leave one behind."""
-        if self.control is not None and self.control.exists():
-            check = Popen(
-                ["ssh", "-o", f"ControlPath={self.control}", "-O", "check", self.address],
-                stdin=DEVNULL,
-                stdout=DEVNULL,
-                stderr=DEVNULL,
-            )
-            if check.wait() == 0:
-                return
+        # a live master is asked over its socket (as ``ssh -O check`` would, without
+        # starting an ssh process)
+        if (
+            self.control is not None
+            and self.control.exists()
+            and master_pid(self.control, socket_factory=gevent.socket.socket) is not None
+        ):
+            return
         status, _, err = self._ssh("true", b"", timeout=CONNECT_TIMEOUT_S + 20)
         if status != 0:
             message = err.decode(errors="replace").strip() or f"ssh exited with {status}"

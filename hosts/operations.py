@@ -12,7 +12,7 @@ from pyinfra.api.command import FileUploadCommand
 from pyinfra.api.operation import operation
 from pyinfra.context import host
 
-from hosts.facts import Account, TextFile
+from hosts.facts import Account, TextFile, Unit
 
 
 @operation()
@@ -114,3 +114,55 @@ def text_file(
         yield f"chown {q(user)}:{q(group)} {q(path)}"
     if have.mode != wanted_mode:
         yield f"chmod {mode} {q(path)}"
+
+
+_UNIT_SUFFIXES = (
+    ".service",
+    ".socket",
+    ".device",
+    ".mount",
+    ".automount",
+    ".swap",
+    ".target",
+    ".path",
+    ".timer",
+    ".slice",
+    ".scope",
+)
+
+
+@operation()
+def service(
+    service: str,
+    running: bool | None = True,
+    restarted: bool = False,
+    enabled: bool | None = None,
+    daemon_reload: bool = False,
+) -> Generator[str, None, None]:
+    """A systemd unit running or stopped (``running`` None: left as it is), restarted when
+    ``restarted`` and already running, enabled or disabled at boot (``enabled`` None: left
+    as it is), after a daemon reload when ``daemon_reload``.
+
+    The same commands as pyinfra's ``systemd.service`` for these arguments, from one fact
+    read instead of two (see ``hosts.facts.Unit``)."""
+    unit = service if service.endswith(_UNIT_SUFFIXES) else f"{service}.service"
+    q = shlex.quote(unit)
+    if daemon_reload:
+        yield "systemctl daemon-reload"
+    have = host.get_fact(Unit, unit=unit)
+    if running is False:
+        if have.running:
+            yield f"systemctl stop {q}"
+        else:
+            host.noop(f"service {unit} is stopped")
+    if running is True:
+        if not have.running:
+            yield f"systemctl start {q}"
+        else:
+            host.noop(f"service {unit} is running")
+    if restarted and have.running:
+        yield f"systemctl restart {q}"
+    if enabled is True and not have.enabled:
+        yield f"systemctl enable {q}"
+    elif enabled is False and have.enabled:
+        yield f"systemctl disable {q}"

@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import stat
+import struct
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 log = logging.getLogger("mlsite.hosts")
@@ -21,6 +23,10 @@ log = logging.getLogger("mlsite.hosts")
 CONTROL_DIR_ENV = "MLSITE_SSH_CONTROL_DIR"
 PERSIST_ENV = "MLSITE_SSH_PERSIST"
 DEFAULT_PERSIST_S = 60
+
+MUX_MSG_HELLO, MUX_C_ALIVE_CHECK, MUX_S_ALIVE = 0x00000001, 0x10000004, 0x80000005
+"""OpenSSH's connection-multiplexing messages (PROTOCOL.mux, protocol version 4)."""
+MUX_VERSION = 4
 
 
 def persist_s() -> int:
@@ -87,3 +93,48 @@ def close_masters(targets: Iterable[tuple[str, str, int]], directory: Path | Non
         path.unlink(missing_ok=True)
         closed += 1
     return closed
+
+
+def _read_packet(sock: socket.socket) -> bytes:
+    """One length-prefixed mux packet."""
+
+    def exactly(n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("the master closed the control connection")
+            data += chunk
+        return data
+
+    (length,) = struct.unpack(">I", exactly(4))
+    if length > 65536:
+        raise ConnectionError(f"mux packet of {length} bytes")
+    return exactly(length)
+
+
+def master_pid(
+    path: Path,
+    timeout_s: float = 2.0,
+    socket_factory: Callable[..., socket.socket] = socket.socket,
+) -> int | None:
+    """The pid of the master listening on control socket ``path``, None when none answers.
+
+    Asks over the control socket itself (what ``ssh -O check`` does) without starting an
+    ``ssh`` process: a hello each way, then an alive check. ``socket_factory``: a
+    cooperative socket class where the caller runs greenlets."""
+    try:
+        with socket_factory(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout_s)
+            sock.connect(str(path))
+            sock.sendall(struct.pack(">III", 8, MUX_MSG_HELLO, MUX_VERSION))
+            kind, version = struct.unpack(">II", _read_packet(sock)[:8])
+            if kind != MUX_MSG_HELLO or version != MUX_VERSION:
+                return None
+            sock.sendall(struct.pack(">III", 8, MUX_C_ALIVE_CHECK, 1))
+            reply = _read_packet(sock)
+            kind, request, pid = struct.unpack(">III", reply[:12])
+            return pid if kind == MUX_S_ALIVE and request == 1 else None
+    except (OSError, struct.error) as exc:
+        log.debug("no master on %s: %s", path, exc)
+        return None

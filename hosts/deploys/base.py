@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, files, server
 
 from hosts import operations
 from hosts.deploys.common import put_text
@@ -137,7 +137,7 @@ def base(params: Params) -> None:
         "/etc/chrony/chrony.conf",
         render.chrony_conf(params.ntp_servers, family),
     )
-    systemd.service(
+    operations.service(
         name="Enable chrony" + (" and keep it running" if params.chrony_start else ""),
         service="chrony",
         enabled=True,
@@ -170,7 +170,7 @@ def base(params: Params) -> None:
         render.journald_conf(params.journal_max_use_mib, params.journal_retention_days),
     )
     if journald.will_change:
-        systemd.service(
+        operations.service(
             name="Restart journald", service="systemd-journald", running=True, restarted=True
         )
 

@@ -12,6 +12,7 @@ from pyinfra.context import host
 from pyinfra.facts.files import File
 from pyinfra.operations import server, systemd
 
+from hosts import operations
 from hosts.deploys.ceph_facts import OsdOnDisk
 from hosts.deploys.ceph_keys import ClusterKeys, mon_keyring_path
 from hosts.deploys.common import put_text
@@ -63,7 +64,9 @@ def monitor(params: Params, keys: ClusterKeys) -> None:
                 f"rm -f {monmap}",
             ],
         )
-    systemd.service(name=f"Run mon.{name}", service=f"ceph-mon@{name}", running=True, enabled=True)
+    operations.service(
+        name=f"Run mon.{name}", service=f"ceph-mon@{name}", running=True, enabled=True
+    )
 
 
 def _keyed_daemon(params: Params, kind: str, caps: str) -> None:
@@ -79,7 +82,7 @@ def _keyed_daemon(params: Params, kind: str, caps: str) -> None:
                 f"chown ceph:ceph {data}/keyring",
             ],
         )
-    systemd.service(
+    operations.service(
         name=f"Run {kind}.{name}", service=f"ceph-{kind}@{name}", running=True, enabled=True
     )
 
@@ -136,7 +139,7 @@ def osds(params: Params, keys: ClusterKeys) -> None:
     for osd in todo:
         _create_osd(params, osd, wipes.get(osd.osd_id, []))
     for osd in mine:
-        systemd.service(
+        operations.service(
             name=f"Run osd.{osd.osd_id}",
             service=f"ceph-osd@{osd.osd_id}",
             running=True,

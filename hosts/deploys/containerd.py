@@ -8,8 +8,9 @@ from urllib.parse import urlsplit
 from pydantic import Field
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
-from pyinfra.operations import apt, server, systemd
+from pyinfra.operations import apt, server
 
+from hosts import operations
 from hosts.deploys.common import host_entry, put_text
 from hosts.params import RoleParams, SecretText
 from hosts.render import containerd as render
@@ -124,7 +125,7 @@ def containerd(params: Params) -> None:
             ),
             "600",
         )
-    systemd.service(
+    operations.service(
         name="Keep containerd running" + (" (restart: configuration changed)" if changed else ""),
         service="containerd",
         running=True,

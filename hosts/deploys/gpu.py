@@ -10,8 +10,9 @@ from __future__ import annotations
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
 from pyinfra.facts.files import File
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, files, server
 
+from hosts import operations
 from hosts.deploys.common import host_entry, put_text
 from hosts.distro import distro
 from hosts.facts import NvidiaGpus
@@ -115,7 +116,7 @@ def gpu(params: Params) -> None:
         name=f"Install the NVIDIA container toolkit {params.toolkit_version}",
         packages=[f"{p}={params.toolkit_version}-1" for p in TOOLKIT_PACKAGES],
     )
-    systemd.service(
+    operations.service(
         name="Keep the NVIDIA persistence daemon running",
         service="nvidia-persistenced",
         running=True,

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
-from pyinfra.operations import apt, systemd
+from pyinfra.operations import apt
 
+from hosts import operations
 from hosts.deploys.common import host_entry, put_text
 from hosts.params import RoleParams
 from hosts.roles import RoleDeploy
@@ -60,7 +61,7 @@ def monitoring_agent(params: Params) -> None:
     """Install the exporters on the current host."""
     gpu = host_entry(params.gpu_exporter, host.name, "monitoring_agent")
     apt.packages(name="Install prometheus-node-exporter", packages=["prometheus-node-exporter"])
-    systemd.service(
+    operations.service(
         name=f"Keep node-exporter running (:{NODE_EXPORTER_PORT})",
         service="prometheus-node-exporter",
         running=True,
@@ -71,7 +72,7 @@ def monitoring_agent(params: Params) -> None:
     unit = put_text(
         "Install the DCGM exporter unit", DCGM_UNIT, dcgm_unit(params.dcgm_exporter_image)
     )
-    systemd.service(
+    operations.service(
         name=f"Keep the DCGM exporter running (:{DCGM_EXPORTER_PORT})",
         service="mlsite-dcgm-exporter",
         running=True,

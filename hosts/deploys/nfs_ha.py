@@ -26,6 +26,7 @@ from pyinfra.context import host
 from pyinfra.facts.files import Sha1File
 from pyinfra.operations import apt, files, server, systemd
 
+from hosts import operations
 from hosts.deploys.ceph_facts import CephKeyring
 from hosts.deploys.common import put_text
 from hosts.deploys.personal_db import RbdImages
@@ -294,7 +295,7 @@ def _single(params: Params, spec: str) -> None:
         f"ExecStartPre=/bin/sh -c 'mkdir -p {MOUNT} && (mountpoint -q {MOUNT} || "
         f"mount -o noatime /dev/rbd/{spec} {MOUNT})'\n",
     )
-    systemd.service(
+    operations.service(
         name="Serve the export",
         service="nfs-ganesha",
         running=True,
@@ -323,20 +324,20 @@ def _pacemaker(params: Params) -> None:
     first_time = host.get_fact(Sha1File, path=applied) is None
     if first_time:
         # pacemaker starts and stops the NFS server from now on
-        systemd.service(
+        operations.service(
             name="Leave nfs-ganesha to pacemaker",
             service="nfs-ganesha",
             running=False,
             enabled=False,
         )
-    systemd.service(
+    operations.service(
         name="Run corosync",
         service="corosync",
         running=True,
         enabled=True,
         restarted=conf.will_change,
     )
-    systemd.service(name="Run pacemaker", service="pacemaker", running=True, enabled=True)
+    operations.service(name="Run pacemaker", service="pacemaker", running=True, enabled=True)
     if host.name != params.nodes[0].name:
         return
     if host.get_fact(Sha1File, path=applied) != wanted_sha1:

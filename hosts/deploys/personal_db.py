@@ -15,6 +15,7 @@ from pyinfra.api.facts import FactBase
 from pyinfra.context import host
 from pyinfra.operations import apt, server, systemd
 
+from hosts import operations
 from hosts.deploys.common import put_text
 from hosts.params import RoleParams
 from hosts.render import personal_db as render
@@ -174,13 +175,13 @@ def _golden(params: Params, db: DbSet) -> None:
                 f"{rbd_device.PATH} {mode} umount {spec} {mount}",
             ],
         )
-    systemd.service(
+    operations.service(
         name=f"Run the {db.name} golden database",
         service=f"mlsite-db@{golden}",
         running=True,
         enabled=True,
     )
-    systemd.service(
+    operations.service(
         name=f"Drop expired {db.name} copies every ten minutes",
         service=f"mlsite-db-expire@{db.name}.timer",
         running=True,

@@ -35,8 +35,9 @@ from pyinfra.api.facts import FactBase
 from pyinfra.api.operation import OperationMeta
 from pyinfra.context import host
 from pyinfra.facts.files import FileContents
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, files, server
 
+from hosts import operations
 from hosts.deploys.common import put_text
 from hosts.params import MASK, RoleParams
 from hosts.render import registry as render
@@ -251,7 +252,7 @@ def _remove_stale_caches(readers: list[render.Instance]) -> None:
         if name in wanted:
             continue
         gone = render.Instance(name, 0, "", "")
-        systemd.service(
+        operations.service(
             name=f"Stop registry instance {name} (no longer configured)",
             service=gone.service,
             running=False,
@@ -327,7 +328,7 @@ def registry(params: Params) -> None:
     )
     apt.update(name="Refresh package lists (at most daily)", cache_time=86400)
     apt.packages(name="Install the registry", packages=[params.package, "curl", "ca-certificates"])
-    systemd.service(
+    operations.service(
         name="Keep the package's own registry unit stopped",
         service="docker-registry.service",
         running=False,
@@ -375,7 +376,7 @@ def registry(params: Params) -> None:
         changed = [config, unit, *shared] + ([] if instance is main else [readers_auth])
         restart = any(op.will_change for op in changed)
         restarted.append(restart)
-        systemd.service(
+        operations.service(
             name=f"Run registry instance {instance.name}",
             service=instance.service,
             running=True,
@@ -416,7 +417,7 @@ def _gc(params: Params, main: render.Instance, readers: list[render.Instance]) -
             "Install the garbage collection timer", f"/etc/systemd/system/{render.GC_TIMER}", timer
         ),
     ]
-    systemd.service(
+    operations.service(
         name=f"Schedule garbage collection ({params.gc_schedule})",
         service=render.GC_TIMER,
         running=True,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hosts.deploys import registry
+from hosts.facts import UnitState
 from mlsite import pki
 from mlsite.spec import Role, Secret, load_stack
 from tests.hosts.fakehost import DEBIAN_12, Plan, plan
@@ -37,8 +38,9 @@ def _plan(params: registry.Params, on_host: list[str], running: list[str]) -> Pl
     facts = {
         "OsRelease": DEBIAN_12,
         "CacheInstances": registry.CacheInstances().process([f"{n}.yml" for n in on_host]),
-        "SystemdStatus": units,
-        "SystemdEnabled": units,
+        "Unit": lambda unit: UnitState(
+            running=units.get(unit, False), enabled=units.get(unit, False)
+        ),
         "File": lambda path, **_: {"mode": 640} if path.endswith(files) else None,
     }
     p = plan(registry.registry, params, facts)

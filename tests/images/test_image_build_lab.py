@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from components.images.context import image_tag
-from hosts.deploys import image_build
+from hosts.deploys import containerd, image_build, image_prepull
 from hosts.params import dump_params
 from hosts.runner import run
 from mlsite.spec import Role, load_stack
@@ -54,7 +54,7 @@ class Builder:
 @pytest.fixture(scope="module")
 def builder(lab: LabSession, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builder]:
     base = _request(lab, "base", "apply")
-    base["hosts"] = [h for h in base["hosts"] if h["name"] == "lab-3"]
+    base["hosts"] = [h for h in base["hosts"] if h["name"] in ("lab-1", "lab-3")]
     assert run(base, timeout_s=600)["ok"]  # /etc/hosts names the registry by its FQDN
     planned = lab.host("lab-3")
     setup = registry_request(
@@ -113,11 +113,9 @@ def _pulled_greeting(b: Builder, tag: str) -> str:
     return listing.stdout.decode()
 
 
-def _changed(result: dict[str, Any]) -> list[str]:
+def _changed(result: dict[str, Any], host: str = "lab-3") -> list[str]:
     return [
-        o["name"].split(" | ", 1)[-1]
-        for o in result["hosts"]["lab-3"]["operations"]
-        if o["changed"]
+        o["name"].split(" | ", 1)[-1] for o in result["hosts"][host]["operations"] if o["changed"]
     ]
 
 
@@ -142,3 +140,34 @@ def test_build_push_pull_and_no_rebuild(builder: Builder, tmp_path: Path) -> Non
     ]
     assert _pulled_greeting(builder, second.tag) == "a changed context\n"
     assert _pulled_greeting(builder, first.tag) == "hello from the lab build host\n"
+
+
+def test_the_pushed_image_is_pre_pulled_into_containerd_on_another_host(
+    builder: Builder, lab: LabSession, tmp_path: Path
+) -> None:
+    """The path a workspace image takes on a real site: built and pushed on the build host,
+    pulled by containerd on a worker (lab-1 stands in for a GPU host) from the read-only
+    registry instance, TLS verified against the site CA, as the pull user."""
+    image = _image(_context(tmp_path / "ctx", "pre-pulled on a worker\n"))
+    assert run(builder.request(image), timeout_s=900)["ok"]
+    site = load_stack("lab").site
+    worker = tuple(h for h in site.hosts if h.name == "lab-1")
+    target = lab.host("lab-1")
+    hosts = [{**builder.hosts[0], "name": "lab-1", "address": str(target.address)}]
+
+    def apply(role: str, params: Any) -> dict[str, Any]:
+        request = {"mode": "apply", "role": role, "hosts": hosts}
+        result = run({**request, "params": dump_params(params, reveal=True)}, timeout_s=900)
+        assert result["ok"], json.dumps(result, indent=1)
+        return result
+
+    runtime = containerd.params_for(site, worker).model_copy(update={"ca_pem": builder.ca_pem})
+    apply("containerd", runtime)
+    ref = f"{FQDN}:{PULL}/lab-build:{image.tag}"
+    prepull = image_prepull.params_for(site, worker, images=(ref,))
+    pulled = apply("image_prepull", prepull)
+    assert any(name.startswith("Pre-pull") for name in _changed(pulled, "lab-1"))
+    assert builder.pull not in json.dumps(pulled)
+    listed = lab.run("lab-1", "ctr -n k8s.io images ls -q").stdout.split()
+    assert ref in listed
+    assert _changed(apply("image_prepull", prepull), "lab-1") == []

@@ -1,0 +1,73 @@
+"""hosts.pyinfra_cache: the kept answers equal what pyinfra computes itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyinfra.api.arguments as arguments
+import pyinfra.api.facts as facts
+import pyinfra.api.operation as operation
+import pytest
+from pyinfra.api import Config, Inventory, State
+from pyinfra.api.exceptions import ArgumentTypeError
+
+from hosts import pyinfra_cache
+
+pyinfra_cache.install()
+
+
+def _host(data: dict[str, Any]) -> tuple[State, Any]:
+    inventory = Inventory(([("h1", data)], {"group": ([], {"_env": {"GROUP": "1"}})}))
+    state = State(inventory, Config(SUDO_USER="deployer"))
+    return state, inventory.get_host("h1")
+
+
+def _both(state: State, host: Any, kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    original = arguments.pop_global_arguments.pyinfra_original  # type: ignore[attr-defined]
+    theirs_kwargs, ours_kwargs = dict(kwargs), dict(kwargs)
+    theirs = original(state, host, theirs_kwargs)
+    ours = arguments.pop_global_arguments(state, host, ours_kwargs)
+    assert theirs_kwargs == ours_kwargs  # the same keys popped
+    return theirs, ours
+
+
+def test_every_module_uses_the_kept_lookup() -> None:
+    kept = arguments.pop_global_arguments
+    assert getattr(kept, "mlsite_kept", False)
+    assert facts.pop_global_arguments is kept  # type: ignore[attr-defined]
+    assert operation.pop_global_arguments is kept
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"_sudo": False, "name": "x"}, {"_timeout": 5, "_env": {"B": "2"}}, {"_retries": 2}],
+)
+def test_global_arguments_equal_pyinfras_own(kwargs: dict[str, Any]) -> None:
+    state, host = _host({"_sudo": True, "_env": {"A": "1"}, "ssh_user": "ops"})
+    for _ in range(2):  # the second call is answered from what the first kept
+        theirs, ours = _both(state, host, kwargs)
+        assert theirs == ours
+        assert ours[0]["_sudo"] is (kwargs.get("_sudo", True))
+        assert ours[0]["_sudo_user"] == "deployer"  # from the config
+
+
+def test_data_set_during_the_run_is_seen() -> None:
+    state, host = _host({"_sudo": True})
+    assert _both(state, host, {})[1][0]["_sudo"] is True
+    host.data._sudo = False
+    theirs, ours = _both(state, host, {})
+    assert theirs == ours and ours[0]["_sudo"] is False
+
+
+def test_mutable_host_data_is_copied_for_each_caller() -> None:
+    state, host = _host({"_env": {"A": "1"}})
+    first = arguments.pop_global_arguments(state, host, {})[0]["_env"]
+    first["A"] = "changed by a caller"
+    again = arguments.pop_global_arguments(state, host, {})[0]["_env"]
+    assert again == {"A": "1"}
+
+
+def test_bad_types_are_still_refused() -> None:
+    state, host = _host({})
+    with pytest.raises(ArgumentTypeError):
+        arguments.pop_global_arguments(state, host, {"_timeout": "soon"})
