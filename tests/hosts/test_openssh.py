@@ -187,8 +187,12 @@ def test_the_connection_outlives_the_run_and_lab_hosts_close_it(lab: LabSession)
         disconnect_all(state)
         pids.append(_master_pid(lab, "lab-2"))
     assert pids[0].startswith("Master running") and pids[0] == pids[1]
+    # the mux protocol spoken without an ssh process names the same master
+    path = sshmux.control_path(*target[0])
+    assert pids[0] == f"Master running (pid={sshmux.master_pid(path)})"
     assert sshmux.close_masters(target) == 1
     assert _master_pid(lab, "lab-2") == ""
+    assert sshmux.master_pid(path) is None
 
 
 @pytest.mark.lab
@@ -281,3 +285,29 @@ def test_a_wrong_host_key_or_a_closed_port_fails_the_connect(
             connect_all(state)
         assert not state.activated_hosts
         assert not list((tmp_path / "mux").iterdir())
+
+
+def test_no_master_answers_on_a_missing_or_foreign_socket(tmp_path: Path) -> None:
+    import socket as stdsocket
+    import threading
+
+    assert sshmux.master_pid(tmp_path / "none") is None
+    # something listening that is not an ssh master: refused, not mistaken for one
+    path = tmp_path / "sock"
+    server = stdsocket.socket(stdsocket.AF_UNIX, stdsocket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+
+    def answer_garbage() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(64)
+            conn.sendall(b"\x00\x00\x00\x08" + b"\x00\x00\x00\x07" + b"\x00\x00\x00\x04")
+
+    worker = threading.Thread(target=answer_garbage)
+    worker.start()
+    try:
+        assert sshmux.master_pid(path, timeout_s=5) is None
+    finally:
+        worker.join(timeout=5)
+        server.close()
