@@ -238,7 +238,8 @@ def build_script(image: ImageToBuild, storage_driver: str) -> str:
     lines = [
         "set -eu",
         f"rm -rf {ctx} && mkdir -p {ctx} && tar -x -C {ctx} -f {ctx}.tar",
-        f"{buildah} build --quiet --layers --isolation chroot {args} -t {ref} {ctx} >/dev/null",
+        f"{buildah} build --quiet --layers --isolation chroot --authfile {AUTH_FILE} {args} "
+        f"-t {ref} {ctx} >/dev/null",
         f"{buildah} push --quiet --authfile {AUTH_FILE} {ref} docker://{ref}",
     ]
     if image.also_latest:

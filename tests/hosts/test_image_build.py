@@ -65,6 +65,10 @@ def test_a_missing_tag_is_uploaded_built_and_pushed_without_the_password_in_any_
     build = p.op("image_build | Build and push")
     assert "buildah --storage-driver overlay build" in build.text
     assert "--isolation chroot" in build.text
+    # base images from the site registry or its caches are pulled as the push user too
+    assert f"build --quiet --layers --isolation chroot --authfile {image_build.AUTH_FILE}" in (
+        build.text
+    )
     assert "--build-arg 'PACKAGE_SETS=ml ssh'" in build.text
     assert f"push --quiet --authfile {image_build.AUTH_FILE}" in build.text
     assert "latest" not in build.text

@@ -171,3 +171,63 @@ def test_the_pushed_image_is_pre_pulled_into_containerd_on_another_host(
     listed = lab.run("lab-1", "ctr -n k8s.io images ls -q").stdout.split()
     assert ref in listed
     assert _changed(apply("image_prepull", prepull), "lab-1") == []
+
+
+def _buildah(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    store = ["--root", str(tmp / "root"), "--runroot", str(tmp / "run"), "--storage-driver", "vfs"]
+    return subprocess.run(
+        ["buildah", *store, *args], capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def test_an_image_from_the_lab_rootfs_runs_its_build_steps_on_the_build_host(
+    builder: Builder, lab: LabSession, tmp_path: Path
+) -> None:
+    """A base image made here from the lab's own Debian rootfs (what the lab hosts boot),
+    pushed to the lab registry; the build host then builds FROM it through the registry
+    (TLS, push user's credentials) with a RUN step, in buildah's chroot isolation."""
+    from mlsite.lab import rootfs
+    from tests.conftest import lab_test_debian
+
+    tarball = rootfs.tarball_path(lab.lab.dirs, lab_test_debian())
+    unpacked = tmp_path / "rootfs.tar"
+    subprocess.run(["zstd", "-q", "-d", str(tarball), "-o", str(unpacked)], check=True)
+    container = _buildah(tmp_path, "from", "scratch").stdout.strip()
+    added = _buildah(tmp_path, "add", container, str(unpacked), "/")
+    assert added.returncode == 0, added.stderr
+    unpacked.unlink()
+    _buildah(tmp_path, "config", "--cmd", "/bin/sh", container)
+    assert _buildah(tmp_path, "commit", "-q", container, "localhost/lab-base").returncode == 0
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    (certs / "ca.crt").write_text(builder.ca_pem)
+    base = f"{ADDRESS}:5001/lab-base:{lab_test_debian()}"
+    pushed = _buildah(
+        tmp_path, "push", "--cert-dir", str(certs), "--creds", f"ci:{builder.push}",
+        "localhost/lab-base", f"docker://{base}",
+    )  # fmt: skip
+    assert pushed.returncode == 0, pushed.stderr
+
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        f"FROM {FQDN}:5001/lab-base:{lab_test_debian()}\n"
+        "RUN useradd --create-home --uid 1000 ml && echo built-by-run > /etc/mlsite-built\n"
+        "USER ml\n"
+    )
+    image = image_build.ImageToBuild(
+        ref=f"{FQDN}:5001/lab-build:{image_tag(ctx, {})}",
+        context_dir=str(ctx),
+        context=image_build.context_files(ctx),
+    )
+    built = run(builder.request(image), timeout_s=900)
+    assert built["ok"], json.dumps(built, indent=1)
+    manifest = _get(builder, f"manifests/{image.tag}", ", ".join(image_build.MANIFEST_TYPES))
+    top = json.loads(manifest.stdout)["layers"][-1]["digest"]  # what the RUN step wrote
+    layer = _get(builder, f"blobs/{top}").stdout
+    files = subprocess.run(
+        ["tar", "-xzO", "etc/mlsite-built"], input=layer, capture_output=True, check=True
+    )
+    assert files.stdout == b"built-by-run\n"
+    passwd = subprocess.run(["tar", "-xzO", "etc/passwd"], input=layer, capture_output=True)
+    assert b"ml:x:1000:" in passwd.stdout
