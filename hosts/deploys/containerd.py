@@ -73,7 +73,7 @@ def params_for(site: SiteSpec, hosts: tuple[Host, ...]) -> Params:
         registry_endpoint=f"https://{name}:{registry.port}",
         mirrors=tuple(
             Mirror(
-                upstream=urlsplit(str(c.upstream)).hostname or c.name,
+                upstream=c.namespace,
                 endpoint=f"https://{name}:{c.port}",
             )
             for c in registry.caches

@@ -26,7 +26,6 @@ import json
 import shlex
 import tarfile
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pyinfra.api.deploy import deploy
@@ -156,10 +155,7 @@ def params_for(
         username=pusher.name,
         password=SecretStr(password),
         mirrors=tuple(
-            Mirror(
-                upstream=urlsplit(str(c.upstream)).hostname or c.name, endpoint=f"{fqdn}:{c.port}"
-            )
-            for c in registry.caches
+            Mirror(upstream=c.namespace, endpoint=f"{fqdn}:{c.port}") for c in registry.caches
         ),
         images=images,
     )

@@ -36,6 +36,21 @@ class PullThroughCache(Model):
     password: Secret | None = None
     """Upstream password (a secret). Default: anonymous."""
 
+    @property
+    def namespace(self) -> str:
+        """How image references name the upstream (``docker.io/library/python``,
+        ``nvcr.io/nvidia/cuda``): its host, and port when it has one; Docker Hub's API hosts
+        (registry-1.docker.io, index.docker.io) are ``docker.io``. containerd
+        (``certs.d/<namespace>``) and buildah (registries.conf) look mirrors up by it."""
+        host = self.upstream.host or self.name
+        if host in DOCKER_HUB_HOSTS:
+            return "docker.io"
+        return f"{host}:{self.upstream.port}" if self.upstream.port not in (None, 80, 443) else host
+
+
+DOCKER_HUB_HOSTS = frozenset({"docker.io", "registry-1.docker.io", "index.docker.io"})
+"""Hosts of Docker Hub's registry API; its images are named ``docker.io/...``."""
+
 
 class RegistryTls(Model):
     """TLS of the registry."""

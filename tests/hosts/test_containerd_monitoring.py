@@ -74,3 +74,20 @@ def test_site_secrets_inside_params_are_found_for_redaction(
     assert secret_values(carried) == {"env-pass-456"}
     runtime = Secret.model_validate("runtime-pass-789", context={"plaintext_secrets": True})
     assert secret_values([runtime]) == {"runtime-pass-789"}
+
+
+def test_docker_hub_cache_is_found_where_containerd_looks_for_docker_io(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """akiba caches Docker Hub at its API host (https://registry-1.docker.io); containerd
+    resolves docker.io/... images through certs.d/docker.io, so that is where it goes."""
+    from mlsite.spec import load_stack
+
+    monkeypatch.setattr("mlsite.spec.Secret.reveal", lambda self: "pw", raising=True)
+    site = load_stack("akiba").site
+    params = containerd.params_for(site, site.hosts).model_copy(update={"ca_pem": PEM})
+    assert [m.upstream for m in params.mirrors] == ["docker.io", "nvcr.io"]
+    p = plan(containerd.containerd, params, {"OsRelease": DEBIAN_12}, host_name=site.hosts[0].name)
+    hub = p.upload("/etc/containerd/certs.d/docker.io/hosts.toml")
+    assert 'server = "https://docker.io"' in hub and ":5001" in hub
+    assert not any("registry-1.docker.io/hosts.toml" in o.name for o in p.ops)

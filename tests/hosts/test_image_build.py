@@ -14,7 +14,7 @@ from hosts.deploys import image_build
 from hosts.deploys.image_build import ImageToBuild, Params
 from hosts.roles import get_role
 from mlsite import pki
-from mlsite.spec import load_stack
+from mlsite.spec import Role, load_stack
 from tests.hosts.fakehost import DEBIAN_12, plan
 
 REGISTRY = "lab-3.lab.mlsite.test:5001"
@@ -148,3 +148,14 @@ def test_the_builder_is_the_build_host_and_pushes_as_the_push_user(
     assert params.registry == REGISTRY and params.images == ()
     assert site.registry is not None
     assert params.username == next(u.name for u in site.registry.users if u.access == "push")
+
+
+def test_base_images_come_through_the_caches_under_the_names_images_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("mlsite.spec.Secret.reveal", lambda self: "canary", raising=True)
+    site = load_stack("akiba").site  # caches: https://registry-1.docker.io, https://nvcr.io
+    params = image_build.params_for(site, site.hosts_with(Role.BUILD), ca_pem=CA)
+    assert [m.upstream for m in params.mirrors] == ["docker.io", "nvcr.io"]
+    conf = image_build.mirrors_conf(params.mirrors)
+    assert 'location = "docker.io"' in conf and "registry-1" not in conf

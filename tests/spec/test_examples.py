@@ -109,3 +109,22 @@ def test_model_is_frozen() -> None:
     site = load_stack("lab", ROOT).site
     with pytest.raises(Exception, match="frozen"):
         site.hosts[0].name = "renamed"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("upstream", "namespace"),
+    [
+        ("https://registry-1.docker.io", "docker.io"),
+        ("https://index.docker.io", "docker.io"),
+        ("https://nvcr.io", "nvcr.io"),
+        ("https://quay.io/", "quay.io"),
+        ("https://harbor.example.com:8443", "harbor.example.com:8443"),
+    ],
+)
+def test_a_cache_is_named_as_image_references_name_its_upstream(
+    upstream: str, namespace: str
+) -> None:
+    from mlsite.spec.services import PullThroughCache
+
+    cache = PullThroughCache(name="c", upstream=upstream, port=5002)  # type: ignore[arg-type]
+    assert cache.namespace == namespace
