@@ -197,18 +197,19 @@ class Account(FactBase[AccountState]):
     operation; this reads only the account asked for."""
 
     def command(self, user: str) -> str:
+        # Lines a command prints itself, tagged by printf (a builtin): no subshell per value.
         return (
             f"n={shlex.quote(user)}; "
             'if p=$(getent passwd "$n"); then echo "passwd $p"; '
-            'echo "groups $(id -Gn "$n")"; '
+            "printf 'groups '; id -Gn \"$n\"; "
             # the sixth passwd field, by expansion (no subprocess): name:pw:uid:gid:gecos:home:shell
             "h=${p#*:*:*:*:*:}; h=${h%%:*}; "
             '[ -d "$h" ] && echo "home yes"; '
-            '[ -d "$h/.ssh" ] && echo "ssh $(stat -c %U:%G:%a "$h/.ssh")"; '
-            '[ -f "$h/.ssh/authorized_keys" ] && echo "keys '
-            '$(stat -c %U:%G:%a "$h/.ssh/authorized_keys"):'
-            '$(set -- $(sha1sum < "$h/.ssh/authorized_keys"); echo "$1")"; fi; '
-            'if g=$(getent group "$n"); then echo "group $g"; fi; true'
+            '[ -d "$h/.ssh" ] && stat -c \'ssh %U:%G:%a\' "$h/.ssh"; '
+            'if [ -f "$h/.ssh/authorized_keys" ]; then '
+            "stat -c 'keys %U:%G:%a' \"$h/.ssh/authorized_keys\"; "
+            "printf 'keysha1 '; sha1sum < \"$h/.ssh/authorized_keys\"; fi; fi; "
+            "printf 'group '; getent group \"$n\" || echo; true"
         )
 
     @staticmethod
@@ -229,9 +230,13 @@ class Account(FactBase[AccountState]):
                 groups=tuple(sorted(set(names[1:]) - set(names[:1]))),
                 home_exists="home" in values,
                 ssh_dir=values.get("ssh"),
-                authorized_keys=values.get("keys"),
+                authorized_keys=(
+                    f"{values['keys']}:{values.get('keysha1', '').split(' ')[0]}"
+                    if "keys" in values
+                    else None
+                ),
             )
-        if "group" in values:
+        if values.get("group"):
             gid = int(values["group"].split(":")[2])
             state = AccountState(**{**state.__dict__, "group_gid": gid})
         return state
@@ -257,11 +262,13 @@ class TextFile(FactBase[TextFileState]):
     (pyinfra's ``files.put`` reads the File, Directory and Sha1File facts: three)."""
 
     def command(self, path: str) -> str:
+        # stat and sha1sum print their own lines (printf, a builtin, tags the digest): no
+        # subshell per value
         return (
             f"p={shlex.quote(path)}; "
             'd=${p%/*}; [ -d "${d:-/}" ] && echo parent; '
-            'if [ -f "$p" ]; then echo "stat $(stat -L -c %U:%G:%a "$p")"; '
-            'set -- $(sha1sum < "$p"); echo "sha1 $1"; '
+            'if [ -f "$p" ]; then stat -L -c \'stat %U:%G:%a\' "$p"; '
+            "printf 'sha1 '; sha1sum < \"$p\"; "
             'elif [ -e "$p" ] || [ -L "$p" ]; then echo other; fi; true'
         )
 
@@ -281,7 +288,7 @@ class TextFile(FactBase[TextFileState]):
             other="other" in values,
             owner=owner,
             mode=mode,
-            sha1=values.get("sha1"),
+            sha1=values["sha1"].split(" ")[0] if "sha1" in values else None,
         )
 
 

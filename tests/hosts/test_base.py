@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import subprocess
+from pathlib import Path
 
 from hosts import operations
 from hosts.deploys import base
@@ -158,7 +160,8 @@ def test_account_fact_parses_getent_id_and_stat_output() -> None:
             "groups alice mlsite-users video",
             "home yes",
             "ssh alice:alice:700",
-            f"keys alice:alice:600:{sha}",
+            "keys alice:alice:600",
+            f"keysha1 {sha}  -",
             "group alice:x:2001:",
         ]
     )
@@ -175,6 +178,33 @@ def test_account_fact_parses_getent_id_and_stat_output() -> None:
     )
     assert Account().process([]) == AccountState()
     assert Account().process(["group alice:x:2005:"]) == AccountState(group_gid=2005)
+    assert Account().process(["group "]) == AccountState()  # getent found no group
+
+
+def _sh(command: str) -> list[str]:
+    """What ``command`` prints under this machine's ``sh``, as pyinfra hands it to a fact."""
+    proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=True)
+    return proc.stdout.splitlines()
+
+
+def test_account_fact_command_reads_a_real_account(tmp_path: Path) -> None:
+    state = Account().process(_sh(Account().command("root")))
+    assert (state.uid, state.gid, state.home, state.group_gid) == (0, 0, "/root", 0)
+    assert state.home_exists
+    missing = Account().process(_sh(Account().command("no-such-user-mlsite")))
+    assert missing == AccountState()
+
+
+def test_text_file_fact_command_reads_a_real_file(tmp_path: Path) -> None:
+    f = tmp_path / "f.conf"
+    f.write_text("a = 1\n")
+    f.chmod(0o640)
+    state = TextFile().process(_sh(TextFile().command(str(f))))
+    assert state.sha1 == SHA_A1 and state.mode == 0o640 and state.exists and state.parent_exists
+    assert state.owner is not None and state.owner.count(":") == 1
+    assert TextFile().process(_sh(TextFile().command(str(tmp_path)))).other
+    gone = TextFile().process(_sh(TextFile().command(str(tmp_path / "none" / "x"))))
+    assert gone == TextFileState()
 
 
 def _file_plan(have: TextFileState, mode: str = "640") -> list[str]:
@@ -213,8 +243,8 @@ def test_text_file_creates_its_directory_when_missing() -> None:
 
 
 def test_text_file_fact_parses_stat_and_sha1() -> None:
-    assert TextFile().process(["parent", "stat root:adm:640", f"sha1 {SHA_A1}"]) == TextFileState(
-        parent_exists=True, exists=True, owner="root:adm", mode=0o640, sha1=SHA_A1
-    )
+    assert TextFile().process(
+        ["parent", "stat root:adm:640", f"sha1 {SHA_A1}  -"]
+    ) == TextFileState(parent_exists=True, exists=True, owner="root:adm", mode=0o640, sha1=SHA_A1)
     assert TextFile().process(["parent", "other"]) == TextFileState(parent_exists=True, other=True)
     assert TextFile().process([]) == TextFileState()
