@@ -136,7 +136,7 @@ def communicate(argv: list[str], stdin: bytes, timeout: float | None) -> tuple[i
     return status, out.value, err.value
 
 
-def _lines(data: bytes, buffer: str) -> list[OutputLine]:
+def lines_of(data: bytes, buffer: str) -> list[OutputLine]:
     """Output split into pyinfra's lines: on newlines only, no trailing empty line."""
     if not data:
         return []
@@ -172,6 +172,9 @@ class OpenSSHConnector(BaseConnector):
         path = control_path(self.user, self.address, self.port)
         shared = len(str(path)) <= SOCKET_PATH_MAX and private_dir(path.parent)
         self.control: Path | None = path if shared else None
+        self.last_sent: tuple[list[str], str] | None = None
+        """The ssh command line and stdin of the last command sent with its text on stdin
+        (``hosts.early`` replays a fact batch from them)."""
 
     @staticmethod
     def make_names_data(name: str | None = None) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
@@ -252,10 +255,11 @@ class OpenSSHConnector(BaseConnector):
             raw = unix.get_raw_value()
             log.debug("running on %s: %s", self.host.name, unix)
             if stdin is None:
+                self.last_sent = ([*self.argv(), REMOTE_EVAL], raw)
                 status, out, err = self._ssh(REMOTE_EVAL, raw.encode(), timeout)
             else:
                 status, out, err = self._ssh(raw, _stdin_bytes(stdin), timeout)
-            return status, CommandOutput(_lines(out, "stdout") + _lines(err, "stderr"))
+            return status, CommandOutput(lines_of(out, "stdout") + lines_of(err, "stderr"))
 
         status, output = execute_command_with_sudo_retry(self.host, arguments, execute_command)  # type: ignore[arg-type]
         ok = status in success_codes if success_codes else status == 0

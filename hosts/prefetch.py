@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gevent
 from pyinfra.api.command import StringCommand
 from pyinfra.api.config import Config
 from pyinfra.api.host import Host
@@ -42,9 +43,8 @@ from pyinfra.api.state import State, StateStage
 from pyinfra.connectors.util import CommandOutput, OutputLine
 from pyinfra.context import ctx_host, ctx_state
 
-from hosts import pyinfra_cache
+from hosts import early, openssh, pyinfra_cache
 from hosts.params import RoleParams, dump_params, secret_values
-from mlsite.sshmux import private_dir
 
 log = logging.getLogger("mlsite.hosts")
 
@@ -53,9 +53,8 @@ MAX_ROUNDS = 2
 reads on it. A third round would cost a full evaluation of the deploy to batch the one or two
 commands that depend on earlier answers; they run live instead, at the same one round trip."""
 
-PLANS_ENV = "MLSITE_FACT_PLANS"
-"""Directory of remembered fact plans; "off" disables them. Default: mlsite/fact-plans in
-the user's cache directory."""
+PLANS_ENV = early.PLANS_ENV
+plans_dir = early.plans_dir
 PLAN_FORMAT = 1
 
 pyinfra_cache.install()
@@ -157,18 +156,41 @@ def _output(stdout: list[str], stderr: list[str]) -> CommandOutput:
 
 def fetch(host: Host, commands: list[str]) -> dict[str, Result]:
     """Run ``commands`` on ``host`` in one SSH command; raw command -> (status, output)."""
+    return fetch_batch(host, commands)[0]
+
+
+def fetch_batch(host: Host, commands: list[str]) -> tuple[dict[str, Result], early.Saved | None]:
+    """``fetch``, and the batch as sent (ssh command line, script, token) when the
+    connector reports it, for ``hosts.early`` to replay next time."""
     if not commands:
-        return {}
+        return {}, None
     token = f"@@mlsite-fact-{secrets.token_hex(6)}"
     try:
         status, output = host.run_shell_command(StringCommand(batch_script(commands, token)))
     except Exception as exc:  # SSH trouble: each fact is then read alone
         log.debug("prefetch on %s failed (%s); its facts are read one by one", host.name, exc)
-        return {}
+        return {}, None
     if not status:
         log.debug("prefetch on %s failed; its facts are read one by one", host.name)
-        return {}
+        return {}, None
     parsed = parse_batch(output.stdout_lines, token, len(commands))
+    sent = getattr(getattr(host, "connector", None), "last_sent", None)
+    batch = early.Saved(list(commands), token, *sent) if sent else None
+    return {commands[i]: result for i, result in parsed.items()}, batch
+
+
+def replayed(host: Host, replay: early.Replay) -> dict[str, Result]:
+    """The answers of a batch ``hosts.early`` sent when the runner started (empty when it
+    failed or did not answer in time: the facts are then read as usual)."""
+    if not replay.wait(gevent.sleep) or replay.result is None:
+        return {}
+    status, out, _ = replay.result
+    if status != 0:
+        log.debug("replayed fact batch on %s exited %s", host.name, status)
+        return {}
+    lines = [line.line for line in openssh.lines_of(out, "stdout")]
+    commands = replay.saved.commands
+    parsed = parse_batch(lines, replay.saved.token, len(commands))
     return {commands[i]: result for i, result in parsed.items()}
 
 
@@ -180,15 +202,32 @@ class Prefetched:
     plan: Path | None = None
     remembered: list[str] | None = None
     asked: list[str] = field(default_factory=list)
+    request_plan: Path | None = None
+    """The host's plan under the runner request (``hosts.early``); None outside a runner."""
+    request_saved: early.Saved | None = None
+    """What that plan held at the start."""
+    batch: early.Saved | None = None
+    """The one batch that answered this prepare, as sent (None: several, or none)."""
 
     def remember(self, params: RoleParams) -> None:
         """Keep the commands this prepare asked for as the host's fact plan (those holding a
-        secret of ``params`` left out); nothing is written when the plan is unchanged."""
-        if self.plan is None:
-            return
+        secret of ``params`` left out); nothing is written when the plan is unchanged.
+        Under a runner request, also keep the batch for ``hosts.early`` to replay, when one
+        batch asked exactly those commands and carries no secret."""
         hidden = secret_values(params)
         commands = [c for c in self.asked if not any(h in c for h in hidden)]
-        if commands == self.remembered:
+        if self.request_plan is not None:
+            saved = early.Saved(commands)
+            batch = self.batch
+            if (
+                batch is not None
+                and batch.commands == commands
+                and not any(h in batch.stdin or h in " ".join(batch.argv) for h in hidden)
+            ):
+                saved = batch
+            if saved != self.request_saved:
+                early.save(self.request_plan, saved)
+        if self.plan is None or commands == self.remembered:
             return
         partial = self.plan.with_name(f".{self.plan.name}.{os.getpid()}")
         try:
@@ -200,19 +239,6 @@ class Prefetched:
             log.debug("fact plan %s not kept: %s", self.plan, exc)
             with contextlib.suppress(OSError):
                 partial.unlink()
-
-
-def plans_dir() -> Path | None:
-    """Where fact plans live (None: disabled, or the directory is not ours alone)."""
-    env = os.environ.get(PLANS_ENV, "")
-    if env == "off":
-        return None
-    if env:
-        directory = Path(env)
-    else:
-        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        directory = Path(cache) / "mlsite" / "fact-plans"
-    return directory if private_dir(directory) else None
 
 
 def plan_path(name: str, data: dict[str, Any], deploy: Any, params: RoleParams) -> Path | None:
@@ -266,13 +292,29 @@ def prefetch(host: Host, state: State, deploy: Callable[[Any], Any], params: Any
     path = plan_path(host.name, data, deploy, params)
     remembered = _load_plan(path)
     served = Prefetched(cache={}, plan=path, remembered=remembered)
-    if remembered:
-        served.cache.update(fetch(host, remembered))
+    served.request_plan = early.STARTED.files.get(host.name)
+    if served.request_plan is not None:
+        served.request_saved = early.load(served.request_plan)
+    replay = early.STARTED.replays.pop(host.name, None)
+    if replay is not None:
+        served.cache.update(replayed(host, replay))
+        if served.cache:
+            served.batch = replay.saved
+    if served.cache:
+        pass  # answered by the batch sent at start
+    elif remembered:
+        answers, served.batch = fetch_batch(host, remembered)
+        served.cache.update(answers)
     else:
+        rounds = 0
         for _ in range(MAX_ROUNDS):
             wanted = discover(host.name, data, deploy, params, served.cache)
             if not wanted:
                 break
-            served.cache.update(fetch(host, wanted))
+            answers, served.batch = fetch_batch(host, wanted)
+            served.cache.update(answers)
+            rounds += 1
+        if rounds > 1:
+            served.batch = None  # no single batch asked for everything
     serve_from(host, state, served)
     return served

@@ -29,12 +29,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from hosts import early
 
-from hosts.params import redact, secret_values
-from hosts.request import RunRequest, RunResult
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from hosts.request import RunResult
 
 EXIT_OK, EXIT_HOST_FAILED, EXIT_BAD_REQUEST = 0, 1, 2
 DEFAULT_TIMEOUT_S = 3600.0
@@ -50,12 +52,16 @@ class _Redact(logging.Filter):
         self.secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
+        from hosts.params import redact
+
         record.msg = redact(record.getMessage(), self.secrets)
         record.args = None
         return True
 
 
 def _bad(message: str, data: Any, started: float) -> tuple[RunResult, int]:
+    from hosts.request import RunResult
+
     role = data.get("role") if isinstance(data, dict) else None
     mode = data.get("mode") if isinstance(data, dict) else None
     result = RunResult(
@@ -71,7 +77,11 @@ def _bad(message: str, data: Any, started: float) -> tuple[RunResult, int]:
 
 def handle(text: str) -> tuple[RunResult, int]:
     """Parse and run one request; the result and the exit status."""
+    from pydantic import ValidationError
+
     from hosts.execute import execute, target_inventory
+    from hosts.params import redact, secret_values
+    from hosts.request import RunRequest, RunResult
     from hosts.roles import get_role
 
     started = time.monotonic()
@@ -132,6 +142,9 @@ def main() -> int:
     """The ``python -m hosts.runner`` entry."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
     text = sys.stdin.read()
+    # each host reads the facts it needed last time while pyinfra is being imported
+    with contextlib.suppress(ValueError):
+        early.start(json.loads(text))
     out = sys.stdout
     # pyinfra and paramiko may print; stdout carries only the result.
     with contextlib.redirect_stdout(sys.stderr):

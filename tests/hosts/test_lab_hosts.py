@@ -130,7 +130,19 @@ def test_services_run(converged: LabSession) -> None:
 
 
 def test_dry_run_reports_manual_drift(converged: LabSession) -> None:
+    """Also when the facts come from the batch the runner replays at its start
+    (``hosts.early``): what it replays is the question, the answers are read fresh."""
+    from hosts import early
+
     lab = converged
+    for _ in range(2):  # a converged host's request plan holds its one batch after this
+        assert run(_request(lab, "base", "dry-run"))["ok"]
+    directory = early.plans_dir()
+    assert directory is not None
+    request = _request(lab, "base", "dry-run")
+    for target in request["hosts"]:
+        saved = early.load(early.plan_file(directory, "base", target, request["params"]))
+        assert saved is not None and saved.replayable, target["name"]
     lab.run("lab-2", "echo 'PasswordAuthentication yes' > /etc/ssh/sshd_config.d/00-mlsite.conf")
     try:
         result = run(_request(lab, "base", "dry-run"))

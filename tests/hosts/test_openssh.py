@@ -108,10 +108,10 @@ def test_a_socket_path_too_long_for_unix_turns_sharing_off(
 
 
 def test_output_is_split_into_pyinfra_lines() -> None:
-    assert [x.line for x in openssh._lines(b"a\n\nb\n", "stdout")] == ["a", "", "b"]
-    assert [x.line for x in openssh._lines(b"a\nb", "stdout")] == ["a", "b"]
-    assert [x.line for x in openssh._lines(b"a\rb\x0bc\n", "stdout")] == ["a\rb\x0bc"]
-    assert openssh._lines(b"", "stderr") == []
+    assert [x.line for x in openssh.lines_of(b"a\n\nb\n", "stdout")] == ["a", "", "b"]
+    assert [x.line for x in openssh.lines_of(b"a\nb", "stdout")] == ["a", "b"]
+    assert [x.line for x in openssh.lines_of(b"a\rb\x0bc\n", "stdout")] == ["a\rb\x0bc"]
+    assert openssh.lines_of(b"", "stderr") == []
     assert openssh._stdin_bytes(["x", "y\n"]) == b"x\ny\n"
 
 
