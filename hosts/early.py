@@ -131,12 +131,18 @@ def load(path: Path) -> Saved | None:
 
 
 def save(path: Path, saved: Saved) -> None:
-    """Write ``saved`` to ``path`` (mode 0600, atomically); a failure is only logged."""
+    """Write ``saved`` to ``path`` (see ``write_private``)."""
+    write_private(path, {"format": FORMAT, **saved.__dict__})
+
+
+def write_private(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path``, mode 0600, atomically (a reader sees the old file
+    or the new one); a failure is only logged: a plan is a head start, never required."""
     partial = path.with_name(f".{path.name}.{os.getpid()}")
     try:
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
-            json.dump({"format": FORMAT, **saved.__dict__}, handle)
+            json.dump(data, handle)
         partial.replace(path)
     except OSError as exc:
         log.debug("fact plan %s not kept: %s", path, exc)

@@ -22,11 +22,9 @@ its output is split into pyinfra's lines, so every fact parses exactly what it w
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
 import secrets
 import shlex
 from collections.abc import Callable
@@ -227,18 +225,8 @@ class Prefetched:
                 saved = batch
             if saved != self.request_saved:
                 early.save(self.request_plan, saved)
-        if self.plan is None or commands == self.remembered:
-            return
-        partial = self.plan.with_name(f".{self.plan.name}.{os.getpid()}")
-        try:
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                json.dump({"format": PLAN_FORMAT, "commands": commands}, handle)
-            partial.replace(self.plan)
-        except OSError as exc:
-            log.debug("fact plan %s not kept: %s", self.plan, exc)
-            with contextlib.suppress(OSError):
-                partial.unlink()
+        if self.plan is not None and commands != self.remembered:
+            early.write_private(self.plan, {"format": PLAN_FORMAT, "commands": commands})
 
 
 def plan_path(name: str, data: dict[str, Any], deploy: Any, params: RoleParams) -> Path | None:
