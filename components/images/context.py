@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from hosts.deploys.image_build import context_paths
 from mlsite.spec.services import RuntimeImage
 from mlsite.versions import pin, pins
 
@@ -55,10 +56,7 @@ def build_args(spec: RuntimeImage) -> dict[str, str]:
 def context_hash(context: Path, args: dict[str, str]) -> str:
     """sha256 over the context's files (paths and bytes, sorted) and the build args."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in context.rglob("*") if p.is_file()):
-        rel = path.relative_to(context).as_posix()
-        if rel.startswith(".git/") or "__pycache__" in rel:
-            continue
+    for rel, path in context_paths(context):
         digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
     for key, value in sorted(args.items()):
         digest.update(f"{key}={value}\0".encode())

@@ -50,7 +50,7 @@ class RuntimeImage(pulumi.ComponentResource):
             raise ValueError("RuntimeImage needs a host with role build and a site registry")
         args = build_args(spec)
         tag = image_tag(CONTEXT_DIR, args)
-        push_endpoint = image_build.params_for(site, builders[:1]).registry
+        push_endpoint = image_build.push_endpoint(site)
         to_build = image_build.ImageToBuild(
             ref=f"{push_endpoint}/{spec.name}:{tag}",
             context_dir=CONTEXT_DIR.relative_to(image_build.PROJECT_ROOT).as_posix(),

@@ -125,6 +125,18 @@ class Params(RoleParams):
         return self
 
 
+def push_endpoint(site: SiteSpec) -> str:
+    """``host:port`` of the registry's read-write instance, where images are pushed."""
+    from hosts.deploys.registry import push_port_for
+
+    registry = site.registry
+    servers = site.hosts_with(Role.REGISTRY)
+    if registry is None or not servers:
+        raise LookupError("image_build: building images needs the site registry")
+    push = push_port_for(registry.port, {c.port for c in registry.caches})
+    return f"{servers[0].name}.{site.site.domain}:{push}"
+
+
 def params_for(
     site: SiteSpec,
     hosts: tuple[Host, ...],
@@ -133,8 +145,6 @@ def params_for(
 ) -> Params:
     """The builder's parameters (pure). ``images`` and ``ca_pem`` come from the RuntimeImage
     components and the Registry's site CA (default: the CA the site provides, if any)."""
-    from hosts.deploys.registry import push_port_for
-
     registry = site.registry
     servers = site.hosts_with(Role.REGISTRY)
     if registry is None or not servers:
@@ -150,7 +160,7 @@ def params_for(
     except LookupError:
         password = ""  # offline plan: the engine hands the decrypted value over at apply
     return Params(
-        registry=f"{fqdn}:{push_port_for(registry.port, {c.port for c in registry.caches})}",
+        registry=push_endpoint(site),
         ca_pem=ca_pem,
         username=pusher.name,
         password=SecretStr(password),
@@ -161,15 +171,22 @@ def params_for(
     )
 
 
-def context_files(context_dir: Path) -> dict[str, str]:
-    """Every file of a build context and the sha256 of its bytes (sorted by path)."""
-    found: dict[str, str] = {}
+def context_paths(context_dir: Path) -> list[tuple[str, Path]]:
+    """Every file of a build context, by its path relative to the context (sorted); git's
+    own files and Python caches left out."""
+    found = []
     for path in sorted(p for p in context_dir.rglob("*") if p.is_file()):
         rel = path.relative_to(context_dir).as_posix()
-        if rel.startswith(".git/") or "__pycache__" in rel:
-            continue
-        found[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+        if not (rel.startswith(".git/") or "__pycache__" in rel):
+            found.append((rel, path))
     return found
+
+
+def context_files(context_dir: Path) -> dict[str, str]:
+    """Every file of a build context and the sha256 of its bytes (sorted by path)."""
+    return {
+        rel: hashlib.sha256(p.read_bytes()).hexdigest() for rel, p in context_paths(context_dir)
+    }
 
 
 def context_tarball(image: ImageToBuild) -> bytes:
