@@ -20,6 +20,7 @@ Standard library only: this runs before anything heavy is imported.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -70,7 +71,9 @@ def plans_dir() -> Path | None:
     return directory if private_dir(directory) else None
 
 
+@functools.cache
 def _hmac_key(directory: Path) -> bytes:
+    """The directory's private naming key (made once; read once per process)."""
     path = directory / ".request-key"
     try:
         return path.read_bytes()

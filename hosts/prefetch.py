@@ -53,7 +53,7 @@ commands that depend on earlier answers; they run live instead, at the same one 
 
 PLANS_ENV = early.PLANS_ENV
 plans_dir = early.plans_dir
-PLAN_FORMAT = 1
+PLAN_FORMAT = early.FORMAT
 
 pyinfra_cache.install()
 
@@ -226,7 +226,7 @@ class Prefetched:
             if saved != self.request_saved:
                 early.save(self.request_plan, saved)
         if self.plan is not None and commands != self.remembered:
-            early.write_private(self.plan, {"format": PLAN_FORMAT, "commands": commands})
+            early.save(self.plan, early.Saved(commands))
 
 
 def plan_path(name: str, data: dict[str, Any], deploy: Any, params: RoleParams) -> Path | None:
@@ -241,16 +241,9 @@ def plan_path(name: str, data: dict[str, Any], deploy: Any, params: RoleParams) 
 
 
 def _load_plan(path: Path | None) -> list[str] | None:
-    if path is None:
-        return None
-    try:
-        saved = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    commands = saved.get("commands") if isinstance(saved, dict) else None
-    if saved.get("format") != PLAN_FORMAT or not isinstance(commands, list):
-        return None
-    return [c for c in commands if isinstance(c, str)]
+    """The commands of the fact plan at ``path`` (None: no plan, or not one we can read)."""
+    saved = early.load(path) if path is not None else None
+    return saved.commands if saved is not None else None
 
 
 def serve_from(host: Host, state: State, served: Prefetched) -> None:

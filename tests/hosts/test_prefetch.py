@@ -212,3 +212,11 @@ def test_with_a_plan_the_facts_are_read_in_one_batch_without_discovery(
     assert len(host.ran) == 2 and host.ran[1] == "uname -r"
     served.remember(deploy_params)
     assert prefetch._load_plan(path) == ["uname -s", "uname -r"]
+
+
+def test_a_plan_file_that_is_not_a_plan_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    for text in ("[1, 2]", '"commands"', json.dumps({"format": 1, "commands": "uname"})):
+        path.write_text(text)
+        assert prefetch._load_plan(path) is None, text
+    assert prefetch._load_plan(None) is None
