@@ -10,6 +10,7 @@ import pyinfra.api.operation as operation
 import pytest
 from pyinfra.api import Config, Inventory, State
 from pyinfra.api.exceptions import ArgumentTypeError
+from pyinfra.api.host import HostData
 
 from hosts import pyinfra_cache
 
@@ -44,11 +45,42 @@ def test_every_module_uses_the_kept_lookup() -> None:
 )
 def test_global_arguments_equal_pyinfras_own(kwargs: dict[str, Any]) -> None:
     state, host = _host({"_sudo": True, "_env": {"A": "1"}, "ssh_user": "ops"})
-    for _ in range(2):  # the second call is answered from what the first kept
+    for _ in range(2):
         theirs, ours = _both(state, host, kwargs)
         assert theirs == ours
         assert ours[0]["_sudo"] is (kwargs.get("_sudo", True))
         assert ours[0]["_sudo_user"] == "deployer"  # from the config
+
+
+def test_host_data_is_read_without_pyinfras_per_key_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The saving itself: no ``getattr(host.data, key)`` (which calls every layer's
+    function again for each of the ~35 keys) while the arguments are computed."""
+    state, host = _host({"_sudo": True, "_env": {"A": "1"}})
+    walks: list[str] = []
+    walk = HostData.__getattr__
+
+    def counted(self: HostData, key: str) -> Any:
+        walks.append(key)
+        return walk(self, key)
+
+    monkeypatch.setattr(HostData, "__getattr__", counted)
+    ours = arguments.pop_global_arguments(state, host, {})[0]
+    assert walks == []
+    assert ours["_sudo"] is True and ours["_env"] == {"A": "1"}
+    original = arguments.pop_global_arguments.pyinfra_original  # type: ignore[attr-defined]
+    assert original(state, host, {})[0] == ours
+    assert len(walks) >= 30  # pyinfra's own walk, for contrast
+
+
+def test_deploy_data_defaults_are_seen() -> None:
+    """Deploy data (a layer computed per call, after the host's own) gives defaults."""
+    state, host = _host({"_sudo_user": "ops"})
+    host.current_deploy_data = {"_sudo": True, "_sudo_user": "from-deploy"}
+    theirs, ours = _both(state, host, {})
+    assert theirs == ours
+    assert ours[0]["_sudo"] is True and ours[0]["_sudo_user"] == "ops"
+    host.current_deploy_data = None
+    assert _both(state, host, {})[1][0]["_sudo"] is False
 
 
 def test_data_set_during_the_run_is_seen() -> None:
