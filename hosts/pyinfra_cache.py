@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -38,10 +39,13 @@ def install() -> None:
     """Put the three in place (idempotent)."""
     import pyinfra.api.arguments as arguments
     import pyinfra.api.connectors as connectors
-    import pyinfra.api.deploy as deploy
     import pyinfra.api.facts as facts
     import pyinfra.api.inventory as inventory
-    import pyinfra.api.operation as operation
+
+    # pyinfra.api re-exports the decorators under their modules' names, so
+    # ``import pyinfra.api.deploy as deploy`` binds the function, not the module
+    deploy = importlib.import_module("pyinfra.api.deploy")
+    operation = importlib.import_module("pyinfra.api.operation")
     from pyinfra.api.exceptions import ArgumentTypeError
     from pyinfra.api.util import raise_if_bad_type
     from pyinfra.context import ctx_config

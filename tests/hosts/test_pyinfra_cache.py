@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import types
 from typing import Any
 
 import pyinfra.api.arguments as arguments
 import pyinfra.api.facts as facts
-import pyinfra.api.operation as operation
 import pytest
 from pyinfra.api import Config, Inventory, State
 from pyinfra.api.exceptions import ArgumentTypeError
@@ -15,6 +16,10 @@ from pyinfra.api.host import HostData
 from hosts import pyinfra_cache
 
 pyinfra_cache.install()
+
+# the modules themselves: pyinfra.api re-exports its decorators under these names
+deploy = importlib.import_module("pyinfra.api.deploy")
+operation = importlib.import_module("pyinfra.api.operation")
 
 
 def _host(data: dict[str, Any]) -> tuple[State, Any]:
@@ -36,7 +41,39 @@ def test_every_module_uses_the_kept_lookup() -> None:
     kept = arguments.pop_global_arguments
     assert getattr(kept, "mlsite_kept", False)
     assert facts.pop_global_arguments is kept  # type: ignore[attr-defined]
-    assert operation.pop_global_arguments is kept
+    assert operation.pop_global_arguments is kept  # type: ignore[attr-defined]
+    assert deploy.pop_global_arguments is kept  # type: ignore[attr-defined]
+    assert isinstance(operation, types.ModuleType) and isinstance(deploy, types.ModuleType)
+
+
+def test_operations_and_deploys_use_the_kept_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real operation called inside a real deploy never walks the host data per key:
+    both decorators reach the kept lookup, not pyinfra's own."""
+    from pyinfra.api import deploy as deploy_decorator
+    from pyinfra.api.state import StateStage
+    from pyinfra.context import ctx_host, ctx_state
+    from pyinfra.operations import server
+
+    state, host = _host({"_sudo": True})
+    state.set_stage(StateStage.Prepare)
+    walks: list[str] = []
+    walk = HostData.__getattr__
+
+    def counted(self: HostData, key: str) -> Any:
+        walks.append(key)
+        return walk(self, key)
+
+    monkeypatch.setattr(HostData, "__getattr__", counted)
+
+    @deploy_decorator("probe")
+    def probe() -> None:
+        server.shell(name="probe", commands=["true"])
+
+    with ctx_state.use(state), ctx_host.use(host):
+        state.activate_host(host)
+        probe()
+    assert len(host.op_hash_order) == 1
+    assert [k for k in walks if k.startswith("_")] == []
 
 
 @pytest.mark.parametrize(
