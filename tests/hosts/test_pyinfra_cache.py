@@ -41,15 +41,15 @@ def test_every_module_uses_the_kept_lookup() -> None:
     kept = arguments.pop_global_arguments
     assert getattr(kept, "mlsite_kept", False)
     assert facts.pop_global_arguments is kept  # type: ignore[attr-defined]
-    assert operation.pop_global_arguments is kept  # type: ignore[attr-defined]
-    assert deploy.pop_global_arguments is kept  # type: ignore[attr-defined]
+    assert operation.pop_global_arguments is kept
+    assert deploy.pop_global_arguments is kept
     assert isinstance(operation, types.ModuleType) and isinstance(deploy, types.ModuleType)
 
 
 def test_operations_and_deploys_use_the_kept_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
     """A real operation called inside a real deploy never walks the host data per key:
     both decorators reach the kept lookup, not pyinfra's own."""
-    from pyinfra.api import deploy as deploy_decorator
+    from pyinfra.api.deploy import deploy as deploy_decorator
     from pyinfra.api.state import StateStage
     from pyinfra.context import ctx_host, ctx_state
     from pyinfra.operations import server
