@@ -41,7 +41,7 @@ from pyinfra.api.state import State, StateStage
 from pyinfra.connectors.util import CommandOutput, OutputLine
 from pyinfra.context import ctx_host, ctx_state
 
-from hosts import early, openssh, pyinfra_cache
+from hosts import early, facts, openssh, pyinfra_cache
 from hosts.params import RoleParams, dump_params, secret_values
 
 log = logging.getLogger("mlsite.hosts")
@@ -102,38 +102,78 @@ def discover(
     return wanted
 
 
+@dataclass(frozen=True)
+class _Together:
+    """Commands of one combinable fact (``hosts.facts.COMBINABLE``) read as one snippet."""
+
+    fact: type[facts.Combinable]
+    members: tuple[int, ...]
+    """Their indexes in the batch."""
+    args: tuple[str, ...]
+
+
+def _units(commands: list[str]) -> list[int | _Together]:
+    """What the batch runs: a command alone (its index), or two or more commands of one
+    combinable fact together. A pure function of ``commands``: the script and its parser
+    (possibly in a later process, replaying a saved batch) agree on it."""
+    alone: list[int | _Together] = []
+    grouped: dict[type[facts.Combinable], list[tuple[int, str]]] = {}
+    for i, command in enumerate(commands):
+        for fact in facts.COMBINABLE:
+            arg = fact.argument(command)
+            if arg is not None:
+                grouped.setdefault(fact, []).append((i, arg))
+                break
+        else:
+            alone.append(i)
+    for fact, found in grouped.items():
+        if len(found) == 1:
+            alone.append(found[0][0])
+        else:
+            members, args = zip(*found, strict=True)
+            alone.append(_Together(fact, members, args))
+    return alone
+
+
 def batch_script(commands: list[str], token: str) -> str:
-    """One ``sh`` script running ``commands`` in order, each in a subshell with stdin from
+    """One ``sh`` script running ``commands``, each in a subshell with stdin from
     /dev/null, framing its stdout, exit status and (when it failed) stderr.
 
     A subshell of the script's ``sh`` runs a command as ``sh -c`` would (its own variables,
     ``exit`` ends only it) without starting another shell for each fact. Each command is
     parsed alone (``eval`` of its quoted text), so one that does not parse fails only its
-    own frame."""
+    own frame. Commands of a combinable fact run as one snippet in a frame of their own
+    (``g`` and the index of its first member)."""
     lines = ["__mlsite_t=$(mktemp -d) || exit 1; trap 'rm -rf \"$__mlsite_t\"' EXIT"]
-    for i, command in enumerate(commands):
+    for unit in _units(commands):
+        if isinstance(unit, _Together):
+            frame, body = f"g{unit.members[0]}", f"({unit.fact.together(unit.args)}\n)"
+        else:
+            frame, body = str(unit), f"(eval {shlex.quote(commands[unit])})"
         lines.append(
-            f'echo "{token} {i}"; (eval {shlex.quote(command)}) </dev/null 2>"$__mlsite_t/e"; '
-            f'__mlsite_s=$?; echo; echo "{token} {i} $__mlsite_s"; '
+            f'echo "{token} {frame}"; {body} </dev/null 2>"$__mlsite_t/e"; '
+            f'__mlsite_s=$?; echo; echo "{token} {frame} $__mlsite_s"; '
             f'[ "$__mlsite_s" = 0 ] || sed "s/^/E/" "$__mlsite_t/e"'
         )
     return "\n".join(lines)
 
 
-def parse_batch(lines: list[str], token: str, count: int) -> dict[int, Result]:
+def parse_batch(lines: list[str], token: str, commands: list[str]) -> dict[int, Result]:
     """Each command's (status, output) from the script's stdout lines.
 
-    A command whose frame is incomplete (the script died) is left out: it runs live."""
-    frames: dict[int, tuple[bool, list[str], list[str]]] = {}
-    current: int | None = None
-    last: int | None = None
+    A command whose frame is incomplete (the script died), or whose combined frame failed
+    or could not answer for it, is left out: it runs live."""
+    together = {f"g{u.members[0]}": u for u in _units(commands) if isinstance(u, _Together)}
+    frames: dict[str, tuple[bool, list[str], list[str]]] = {}
+    current: str | None = None
+    last: str | None = None
     out: list[str] = []
     for line in lines:
         if line.startswith(token + " "):
             parts = line[len(token) + 1 :].split(" ")
             if len(parts) == 1:
-                current, last, out = int(parts[0]), None, []
-            elif len(parts) == 2 and current == int(parts[0]):
+                current, last, out = parts[0], None, []
+            elif len(parts) == 2 and current == parts[0]:
                 if out and out[-1] == "":
                     out.pop()  # the script's own newline before the end marker
                 frames[current] = (parts[1] == "0", out, [])
@@ -142,7 +182,18 @@ def parse_batch(lines: list[str], token: str, count: int) -> dict[int, Result]:
             out.append(line)
         elif last is not None and line.startswith("E"):
             frames[last][2].append(line[1:])  # stderr of a failed command
-    return {i: (ok, _output(o, e)) for i, (ok, o, e) in frames.items() if i < count}
+    results: dict[int, Result] = {}
+    for frame, (ok, stdout, stderr) in frames.items():
+        unit = together.get(frame)
+        if unit is not None:
+            if ok:
+                answers = unit.fact.split(unit.args, stdout)
+                for i, answer in zip(unit.members, answers, strict=True):
+                    if answer is not None:
+                        results[i] = (True, _output(answer, []))
+        elif frame.isdigit() and int(frame) < len(commands):
+            results[int(frame)] = (ok, _output(stdout, stderr))
+    return results
 
 
 def _output(stdout: list[str], stderr: list[str]) -> CommandOutput:
@@ -171,7 +222,7 @@ def fetch_batch(host: Host, commands: list[str]) -> tuple[dict[str, Result], ear
     if not status:
         log.debug("prefetch on %s failed; its facts are read one by one", host.name)
         return {}, None
-    parsed = parse_batch(output.stdout_lines, token, len(commands))
+    parsed = parse_batch(output.stdout_lines, token, commands)
     sent = getattr(getattr(host, "connector", None), "last_sent", None)
     batch = early.Saved(list(commands), token, *sent) if sent else None
     return {commands[i]: result for i, result in parsed.items()}, batch
@@ -188,7 +239,7 @@ def replayed(host: Host, replay: early.Replay) -> dict[str, Result]:
         return {}
     lines = [line.line for line in openssh.lines_of(out, "stdout")]
     commands = replay.saved.commands
-    parsed = parse_batch(lines, replay.saved.token, len(commands))
+    parsed = parse_batch(lines, replay.saved.token, commands)
     return {commands[i]: result for i, result in parsed.items()}
 
 

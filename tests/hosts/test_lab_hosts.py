@@ -265,3 +265,37 @@ def test_batched_fact_reads_plan_what_one_by_one_reads_plan(
     finally:
         healed = run(_request(lab, "base", "apply"))
     assert healed["ok"] and healed["hosts"]["lab-3"]["changed"] >= 3
+
+
+def test_facts_read_together_equal_each_read_alone_on_a_lab_host(converged: LabSession) -> None:
+    """Combinable facts (``hosts.facts.COMBINABLE``) on a configured host: site users with
+    and without authorized_keys, root, a missing user; the base role's files, a directory,
+    a missing file. The batch's rebuilt lines equal each command's own output."""
+    from hosts import prefetch
+    from hosts.facts import Account, TextFile
+
+    lab = converged
+    lab.run(
+        "lab-3",
+        "install -d -m 700 -o alice -g alice ~alice/.ssh && "
+        "echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTheLabTestOnly000000000000 a@lab' "
+        "> ~alice/.ssh/authorized_keys && chown alice:alice ~alice/.ssh/authorized_keys",
+    )
+    try:
+        commands = [Account().command(u) for u in ("alice", "bob", "root", "nobody-here")]
+        commands += [
+            TextFile().command(p)
+            for p in ("/etc/chrony/chrony.conf", "/etc/sudoers.d/mlsite", "/etc", "/etc/none")
+        ]
+        assert sum(isinstance(u, prefetch._Together) for u in prefetch._units(commands)) == 2
+        token = "@@mlsite-fact-lab"
+        together = lab.run("lab-3", prefetch.batch_script(commands, token)).stdout
+        parsed = prefetch.parse_batch(together.splitlines(), token, commands)
+        assert sorted(parsed) == list(range(len(commands)))
+        for i, command in enumerate(commands):
+            alone = lab.run("lab-3", command).stdout.splitlines()
+            assert parsed[i][0] and parsed[i][1].stdout_lines == alone, command
+        alice = Account().process(parsed[0][1].stdout_lines)
+        assert alice.ssh_dir == "alice:alice:700" and alice.authorized_keys is not None
+    finally:
+        lab.run("lab-3", "rm -rf ~alice/.ssh")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 from pathlib import Path
@@ -49,7 +50,7 @@ def test_batched_output_equals_running_each_command_alone() -> None:
     token = "@@mlsite-fact-test"
     script = prefetch.batch_script(COMMANDS, token)
     proc = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
-    parsed = prefetch.parse_batch(_lines(proc.stdout), token, len(COMMANDS))
+    parsed = prefetch.parse_batch(_lines(proc.stdout), token, COMMANDS)
     assert sorted(parsed) == list(range(len(COMMANDS)))
     for i, command in enumerate(COMMANDS):
         assert parsed[i] == _direct(command), command
@@ -59,8 +60,81 @@ def test_batched_output_equals_running_each_command_alone() -> None:
 def test_a_cut_off_batch_keeps_only_complete_frames() -> None:
     token = "@@t"
     lines = ["@@t 0", "one", "", "@@t 0 0", "@@t 1", "partial"]
-    parsed = prefetch.parse_batch(lines, token, 2)
+    parsed = prefetch.parse_batch(lines, token, ["one", "two"])
     assert list(parsed) == [0] and parsed[0][1].stdout_lines == ["one"]
+
+
+def _combined_equals_alone(commands: list[str], run: Any = None) -> dict[int, Any]:
+    """Run ``commands`` as a batch (combinable ones together) and each alone; both answers
+    must be equal for every command the batch answered. Returns the batch's answers."""
+    token = "@@mlsite-fact-test"
+    script = prefetch.batch_script(commands, token)
+    proc = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
+    parsed = prefetch.parse_batch(_lines(proc.stdout), token, commands)
+    for i, command in enumerate(commands):
+        assert parsed.get(i) == _direct(command), command
+    return parsed
+
+
+def test_text_files_read_together_equal_each_read_alone(tmp_path: Path) -> None:
+    """Five kinds of path, one stat and one sha1sum for all, the same lines as alone."""
+    from hosts.facts import TextFile
+
+    (tmp_path / "plain").write_text("a\n")
+    (tmp_path / "private").write_text("secret-looking\n")
+    (tmp_path / "private").chmod(0o600)
+    os.chown(tmp_path / "private", 65534, 65534)
+    (tmp_path / "with space").write_text("")
+    (tmp_path / "a-dir").mkdir()
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "link").symlink_to(tmp_path / "plain")
+    names = ["plain", "private", "with space", "a-dir", "dangling", "link", "missing"]
+    paths = [str(tmp_path / n) for n in names] + [str(tmp_path / "no-dir" / "f")]
+    commands = ["echo first", *(TextFile().command(p) for p in paths)]
+    units = prefetch._units(commands)
+    assert units[0] == 0 and isinstance(units[1], prefetch._Together)
+    assert units[1].members == tuple(range(1, len(commands)))
+    script = prefetch.batch_script(commands, "@@t")
+    assert script.count("sha1sum") == 1 and script.count("stat -L") == 1
+    parsed = _combined_equals_alone(commands)
+    assert len(parsed) == len(commands)
+    assert TextFile().process(parsed[2][1].stdout_lines).owner == "nobody:nogroup"
+
+
+def test_accounts_read_together_equal_each_read_alone() -> None:
+    """Real accounts of this machine (a home with and without .ssh, a missing home, no
+    such user): one getent, id, stat and sha1sum for all, the same lines as alone."""
+    from hosts.facts import Account
+
+    users = ["root", "nobody", "daemon", "mlsite-no-such-user"]
+    commands = [Account().command(u) for u in users]
+    assert isinstance(prefetch._units(commands)[0], prefetch._Together)
+    parsed = _combined_equals_alone(commands)
+    assert len(parsed) == len(users)
+    assert Account().process(parsed[3][1].stdout_lines).uid is None
+    assert Account().process(parsed[0][1].stdout_lines).uid == 0
+
+
+def test_commands_that_only_look_combinable_run_alone() -> None:
+    """A command is combined only when it is exactly the fact's command for its argument."""
+    from hosts.facts import Account, TextFile
+
+    edited = TextFile().command("/etc/hosts").replace("sha1sum", "md5sum")
+    odd_user = Account().command("Bad User")  # not a name useradd accepts
+    commands = [edited, TextFile().command("/etc/hostname"), odd_user, "p=/x; d=oops"]
+    assert all(isinstance(u, int) for u in prefetch._units(commands))
+
+
+def test_a_combined_frame_that_fails_leaves_its_commands_to_run_alone() -> None:
+    from hosts.facts import TextFile
+
+    commands = [TextFile().command("/etc/hosts"), TextFile().command("/etc/hostname")]
+    lines = ["@@t g0", "0 parent", "", "@@t g0 1"]
+    assert prefetch.parse_batch(lines, "@@t", commands) == {}
+    half = ["@@t g0", "0 parent", "1 parent", "stat root:root:644 /etc/hosts", "", "@@t g0 0"]
+    # /etc/hosts was stat'ed but has no digest: unknown; /etc/hostname: not a regular file
+    parsed = prefetch.parse_batch(half, "@@t", commands)
+    assert list(parsed) == [1] and parsed[1][1].stdout_lines == ["parent"]
 
 
 @pytest.fixture
