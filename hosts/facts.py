@@ -452,7 +452,7 @@ class Accounts:
             '[ -f "$h/.ssh/authorized_keys" ] && set -- "$@" "$h/.ssh/authorized_keys"; '
             "done; "
             'echo "@id"; [ -n "$u" ] && id -Gn $u; '
-            "echo \"@stat\"; [ $# -gt 0 ] && stat -c '%U:%G:%a %n' -- \"$@\"; "
+            'echo "@stat"; [ $# -gt 0 ] && stat -c \'%U:%G:%a %n\' -- "$@"; '
             'echo "@sha1"; [ $# -gt 0 ] && sha1sum -- "$@" 2>/dev/null; true; }; '
             f'echo "@group"; getent group {users}; true'
         )

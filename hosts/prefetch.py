@@ -137,53 +137,61 @@ def _units(commands: list[str]) -> list[int | _Together]:
 
 def batch_script(commands: list[str], token: str) -> str:
     """One ``sh`` script running ``commands``, each in a subshell with stdin from
-    /dev/null, framing its stdout, exit status and (when it failed) stderr.
+    /dev/null, framing its stdout, stderr and exit status.
 
     A subshell of the script's ``sh`` runs a command as ``sh -c`` would (its own variables,
     ``exit`` ends only it) without starting another shell for each fact. Each command is
     parsed alone (``eval`` of its quoted text), so one that does not parse fails only its
     own frame. Commands of a combinable fact run as one snippet in a frame of their own
-    (``g`` and the index of its first member)."""
-    lines = ["__mlsite_t=$(mktemp -d) || exit 1; trap 'rm -rf \"$__mlsite_t\"' EXIT"]
+    (``g`` and the index of its first member). Every frame is marked on both streams, so
+    the script needs no file on the host and starts no process of its own."""
+    lines = []
     for unit in _units(commands):
         if isinstance(unit, _Together):
             frame, body = f"g{unit.members[0]}", f"({unit.fact.together(unit.args)}\n)"
         else:
             frame, body = str(unit), f"(eval {shlex.quote(commands[unit])})"
         lines.append(
-            f'echo "{token} {frame}"; {body} </dev/null 2>"$__mlsite_t/e"; '
-            f'__mlsite_s=$?; echo; echo "{token} {frame} $__mlsite_s"; '
-            f'[ "$__mlsite_s" = 0 ] || sed "s/^/E/" "$__mlsite_t/e"'
+            f'echo "{token} {frame}"; echo "{token} {frame}" >&2; {body} </dev/null; '
+            f'__mlsite_s=$?; echo; echo >&2; echo "{token} {frame} $__mlsite_s"; '
+            f'echo "{token} {frame} $__mlsite_s" >&2'
         )
     return "\n".join(lines)
 
 
-def parse_batch(lines: list[str], token: str, commands: list[str]) -> dict[int, Result]:
-    """Each command's (status, output) from the script's stdout lines.
-
-    A command whose frame is incomplete (the script died), or whose combined frame failed
-    or could not answer for it, is left out: it runs live."""
-    together = {f"g{u.members[0]}": u for u in _units(commands) if isinstance(u, _Together)}
-    frames: dict[str, tuple[bool, list[str], list[str]]] = {}
+def _frames(lines: list[str], token: str) -> dict[str, tuple[str, list[str]]]:
+    """Complete frames of one stream: frame -> (exit status, lines)."""
+    frames: dict[str, tuple[str, list[str]]] = {}
     current: str | None = None
-    last: str | None = None
     out: list[str] = []
     for line in lines:
         if line.startswith(token + " "):
             parts = line[len(token) + 1 :].split(" ")
             if len(parts) == 1:
-                current, last, out = parts[0], None, []
+                current, out = parts[0], []
             elif len(parts) == 2 and current == parts[0]:
                 if out and out[-1] == "":
                     out.pop()  # the script's own newline before the end marker
-                frames[current] = (parts[1] == "0", out, [])
-                current, last = None, current
+                frames[current] = (parts[1], out)
+                current = None
         elif current is not None:
             out.append(line)
-        elif last is not None and line.startswith("E"):
-            frames[last][2].append(line[1:])  # stderr of a failed command
+    return frames
+
+
+def parse_batch(
+    lines: list[str], token: str, commands: list[str], stderr: list[str] | None = None
+) -> dict[int, Result]:
+    """Each command's (status, output) from the script's stdout (and stderr) lines.
+
+    A command whose frame is incomplete (the script died), or whose combined frame failed
+    or could not answer for it, is left out: it runs live. The stderr of a command that
+    failed is kept, as pyinfra keeps it."""
+    together = {f"g{u.members[0]}": u for u in _units(commands) if isinstance(u, _Together)}
+    errors = _frames(stderr or [], token)
     results: dict[int, Result] = {}
-    for frame, (ok, stdout, stderr) in frames.items():
+    for frame, (status, stdout) in _frames(lines, token).items():
+        ok = status == "0"
         unit = together.get(frame)
         if unit is not None:
             if ok:
@@ -192,7 +200,8 @@ def parse_batch(lines: list[str], token: str, commands: list[str]) -> dict[int, 
                     if answer is not None:
                         results[i] = (True, _output(answer, []))
         elif frame.isdigit() and int(frame) < len(commands):
-            results[int(frame)] = (ok, _output(stdout, stderr))
+            failed = [] if ok else errors.get(frame, ("", []))[1]
+            results[int(frame)] = (ok, _output(stdout, failed))
     return results
 
 
@@ -222,7 +231,7 @@ def fetch_batch(host: Host, commands: list[str]) -> tuple[dict[str, Result], ear
     if not status:
         log.debug("prefetch on %s failed; its facts are read one by one", host.name)
         return {}, None
-    parsed = parse_batch(output.stdout_lines, token, commands)
+    parsed = parse_batch(output.stdout_lines, token, commands, output.stderr_lines)
     sent = getattr(getattr(host, "connector", None), "last_sent", None)
     batch = early.Saved(list(commands), token, *sent) if sent else None
     return {commands[i]: result for i, result in parsed.items()}, batch
@@ -233,13 +242,14 @@ def replayed(host: Host, replay: early.Replay) -> dict[str, Result]:
     failed or did not answer in time: the facts are then read as usual)."""
     if not replay.wait(gevent.sleep) or replay.result is None:
         return {}
-    status, out, _ = replay.result
+    status, out, err = replay.result
     if status != 0:
         log.debug("replayed fact batch on %s exited %s", host.name, status)
         return {}
     lines = [line.line for line in openssh.lines_of(out, "stdout")]
+    errors = [line.line for line in openssh.lines_of(err, "stderr")]
     commands = replay.saved.commands
-    parsed = parse_batch(lines, replay.saved.token, commands)
+    parsed = parse_batch(lines, replay.saved.token, commands, errors)
     return {commands[i]: result for i, result in parsed.items()}
 
 

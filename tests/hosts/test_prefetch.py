@@ -28,6 +28,8 @@ COMMANDS = [
     "echo out; echo 'it broke' >&2; exit 3",
     "echo '  spaced  '; echo 'E-looking line'",
     "cat",  # stdin is /dev/null: must not read the script
+    "printf 'no newline on stderr' >&2; exit 1",
+    "echo; printf 'blank line last\\n\\n' >&2; false",
 ]
 
 
@@ -50,7 +52,7 @@ def test_batched_output_equals_running_each_command_alone() -> None:
     token = "@@mlsite-fact-test"
     script = prefetch.batch_script(COMMANDS, token)
     proc = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
-    parsed = prefetch.parse_batch(_lines(proc.stdout), token, COMMANDS)
+    parsed = prefetch.parse_batch(_lines(proc.stdout), token, COMMANDS, _lines(proc.stderr))
     assert sorted(parsed) == list(range(len(COMMANDS)))
     for i, command in enumerate(COMMANDS):
         assert parsed[i] == _direct(command), command
@@ -70,7 +72,7 @@ def _combined_equals_alone(commands: list[str], run: Any = None) -> dict[int, An
     token = "@@mlsite-fact-test"
     script = prefetch.batch_script(commands, token)
     proc = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
-    parsed = prefetch.parse_batch(_lines(proc.stdout), token, commands)
+    parsed = prefetch.parse_batch(_lines(proc.stdout), token, commands, _lines(proc.stderr))
     for i, command in enumerate(commands):
         assert parsed.get(i) == _direct(command), command
     return parsed
