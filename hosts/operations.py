@@ -11,8 +11,23 @@ from io import StringIO
 from pyinfra.api.command import FileUploadCommand
 from pyinfra.api.operation import operation
 from pyinfra.context import host
+from pyinfra.facts.apt import noninteractive_apt
+from pyinfra.facts.server import Which
 
-from hosts.facts import Account, TextFile, Unit
+from hosts.facts import (
+    PACKAGE_NAME,
+    Account,
+    AptListsFresh,
+    GroupId,
+    HostName,
+    InstalledPackages,
+    TextFile,
+    TimeZone,
+    Unit,
+)
+
+APT_STAMP = "/var/lib/apt/periodic/update-success-stamp"
+"""Touched after a successful refresh (by pyinfra's apt.update and by these operations)."""
 
 
 @operation()
@@ -166,3 +181,85 @@ def service(
         yield f"systemctl enable {q}"
     elif enabled is False and have.enabled:
         yield f"systemctl disable {q}"
+
+
+@operation()
+def apt_update(cache_time: int = 86400) -> Generator[str, None, None]:
+    """Refresh apt's package lists unless they were refreshed within ``cache_time``
+    seconds; the same commands as pyinfra's ``apt.update(cache_time=...)``, read with one
+    process (``hosts.facts.AptListsFresh``) instead of two facts."""
+    if host.get_fact(AptListsFresh, stamp=APT_STAMP, seconds=cache_time):
+        host.noop("apt is already up to date")
+        return
+    yield "apt-get update"
+    yield f"touch {APT_STAMP}"
+
+
+@operation()
+def packages(packages: list[str]) -> Generator[str, None, None]:
+    """Debian packages installed (those already installed are left as they are); the same
+    command as pyinfra's ``apt.packages`` for plain names, from a dpkg-query of just these
+    packages (``hosts.facts.InstalledPackages``) instead of ``dpkg -l`` of all."""
+    bad = [p for p in packages if not PACKAGE_NAME.fullmatch(p)]
+    if bad:
+        raise ValueError(
+            f"packages: {bad} are not plain Debian package names (a version or a path "
+            "needs pyinfra's apt.packages)"
+        )
+    have = host.get_fact(InstalledPackages, packages=tuple(packages))
+    missing = [p for p in packages if p not in have]
+    if missing:
+        yield f"{noninteractive_apt('install')} {' '.join(missing)}"
+    else:
+        host.noop(f"packages {', '.join(packages)} are installed")
+
+
+@operation()
+def hostname(hostname: str) -> Generator[str | FileUploadCommand, None, None]:
+    """The host's name, set with ``hostnamectl`` where it exists (else ``hostname`` and
+    /etc/hostname); the same commands as pyinfra's ``server.hostname`` on Linux, with the
+    current name read by the shell (``hosts.facts.HostName``)."""
+    q = shlex.quote
+    current = host.get_fact(HostName)
+    if host.get_fact(Which, command="hostnamectl"):
+        if current != hostname:
+            yield f"hostnamectl set-hostname {q(hostname)}"
+        else:
+            host.noop("hostname is set")
+        return
+    if current != hostname:
+        yield f"hostname {q(hostname)}"
+    else:
+        host.noop("hostname is set")
+    yield from text_file._inner(path="/etc/hostname", content=f"{hostname}\n")
+
+
+@operation()
+def timezone(timezone: str) -> Generator[str, None, None]:
+    """The host's time zone, set with ``timedatectl`` where it exists (else by linking
+    /etc/localtime and writing /etc/timezone); the same commands as pyinfra's
+    ``server.timezone``, the current zone read with one process (``hosts.facts.TimeZone``)."""
+    q = shlex.quote
+    if host.get_fact(TimeZone) == timezone:
+        host.noop("timezone is set")
+        return
+    if host.get_fact(Which, command="timedatectl"):
+        yield f"timedatectl set-timezone {q(timezone)}"
+    else:
+        yield f"ln -sf {q('/usr/share/zoneinfo/' + timezone)} /etc/localtime"
+        yield f"echo {q(timezone)} > /etc/timezone"
+
+
+@operation()
+def group(group: str, gid: int) -> Generator[str, None, None]:
+    """A group with exactly ``gid``: created when missing, its gid corrected when it
+    differs (pyinfra's ``server.group`` leaves an existing group's gid as it is, and reads
+    all of /etc/group and the kernel name to decide)."""
+    q = shlex.quote
+    have = host.get_fact(GroupId, group=group)
+    if have is None:
+        yield f"groupadd --gid {gid} {q(group)}"
+    elif have != gid:
+        yield f"groupmod --gid {gid} {q(group)}"
+    else:
+        host.noop(f"group {group} has gid {gid}")

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
-from pyinfra.operations import apt, files, server
+from pyinfra.operations import files, server
 
 from hosts import operations
 from hosts.deploys.common import put_text
@@ -118,19 +118,19 @@ def params_for(site: SiteSpec, hosts: tuple[Host, ...]) -> Params:
 def base(params: Params) -> None:
     """Apply the base layer to the current host."""
     family = distro().family
-    apt.update(name="Refresh package lists (at most daily)", cache_time=86400)
-    apt.packages(
+    operations.apt_update(name="Refresh package lists (at most daily)", cache_time=86400)
+    operations.packages(
         name="Install base packages",
         packages=["chrony", "sudo", "tzdata", "openssh-server", "procps"],
     )
-    server.hostname(name="Set the host name", hostname=host.name)
+    operations.hostname(name="Set the host name", hostname=host.name)
     files.block(
         name="List the site's hosts in /etc/hosts",
         path="/etc/hosts",
         content=render.hosts_block((e.name, e.address, e.fqdn) for e in params.site_hosts),
         marker="# {mark} mlsite site hosts",
     )
-    server.timezone(name=f"Set the time zone to {params.timezone}", timezone=params.timezone)
+    operations.timezone(name=f"Set the time zone to {params.timezone}", timezone=params.timezone)
 
     chrony = put_text(
         "Configure chrony",
@@ -176,7 +176,7 @@ def base(params: Params) -> None:
 
 
 def _accounts(params: Params) -> None:
-    server.group(name=f"Create group {USERS_GROUP}", group=USERS_GROUP, gid=USERS_GID)
+    operations.group(name=f"Create group {USERS_GROUP}", group=USERS_GROUP, gid=USERS_GID)
     for account in params.accounts:
         operations.account(
             name=f"Create user {account.name} (uid {account.uid})",

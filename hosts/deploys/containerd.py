@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from pydantic import Field
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
-from pyinfra.operations import apt, server
+from pyinfra.operations import server
 
 from hosts import operations
 from hosts.deploys.common import host_entry, put_text
@@ -87,7 +87,7 @@ def params_for(site: SiteSpec, hosts: tuple[Host, ...]) -> Params:
 def containerd(params: Params) -> None:
     """Install and configure containerd on the current host."""
     nvidia = host_entry(params.nvidia_runtime, host.name, "containerd")
-    apt.packages(name="Install containerd", packages=["containerd", "ca-certificates"])
+    operations.packages(name="Install containerd", packages=["containerd", "ca-certificates"])
     ca_path = None
     if params.ca_pem:
         ca = put_text("Trust the site CA", CA_FILE, params.ca_pem.strip() + "\n")

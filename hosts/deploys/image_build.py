@@ -31,8 +31,9 @@ from pydantic import Field, SecretStr, model_validator
 from pyinfra.api.deploy import deploy
 from pyinfra.api.facts import FactBase
 from pyinfra.context import host
-from pyinfra.operations import apt, files, server
+from pyinfra.operations import files, server
 
+from hosts import operations
 from hosts.deploys.common import put_text
 from hosts.params import RoleParams, SecretText
 from hosts.roles import RoleDeploy
@@ -321,7 +322,9 @@ def storage_driver(filesystem: str) -> str:
 @deploy("image_build")
 def image_build(params: Params) -> None:
     """Prepare the build host and build and push every image the registry lacks."""
-    apt.packages(name="Install buildah and curl", packages=["buildah", "curl", "ca-certificates"])
+    operations.packages(
+        name="Install buildah and curl", packages=["buildah", "curl", "ca-certificates"]
+    )
     files.directory(name="Build directory (root only)", path=WORKDIR, mode="700")
     if params.ca_pem is not None:
         for endpoint in dict.fromkeys([params.registry, *(m.endpoint for m in params.mirrors)]):

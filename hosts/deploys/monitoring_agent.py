@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
-from pyinfra.operations import apt
 
 from hosts import operations
 from hosts.deploys.common import host_entry, put_text
@@ -60,7 +59,9 @@ def dcgm_unit(image: str) -> str:
 def monitoring_agent(params: Params) -> None:
     """Install the exporters on the current host."""
     gpu = host_entry(params.gpu_exporter, host.name, "monitoring_agent")
-    apt.packages(name="Install prometheus-node-exporter", packages=["prometheus-node-exporter"])
+    operations.packages(
+        name="Install prometheus-node-exporter", packages=["prometheus-node-exporter"]
+    )
     operations.service(
         name=f"Keep node-exporter running (:{NODE_EXPORTER_PORT})",
         service="prometheus-node-exporter",

@@ -14,8 +14,9 @@ from typing import Literal
 
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
-from pyinfra.operations import apt, files, server
+from pyinfra.operations import files, server
 
+from hosts import operations
 from hosts.deploys.common import host_entry, put_text
 from hosts.distro import distro
 from hosts.params import RoleParams
@@ -92,7 +93,7 @@ def network(params: Params) -> None:
 
 
 def _ifupdown(net: HostNetwork, params: Params) -> None:
-    apt.packages(name="Install ifupdown and ifenslave", packages=["ifupdown", "ifenslave"])
+    operations.packages(name="Install ifupdown and ifenslave", packages=["ifupdown", "ifenslave"])
     files.line(
         name="Make /etc/network/interfaces read interfaces.d",
         path="/etc/network/interfaces",

@@ -156,7 +156,7 @@ def test_discovery_learns_the_distribution_first_then_the_rest(
     assert first[0] not in second and len(second) >= 15
     for path in (base.SSHD_DROPIN, base.SUDOERS, base.SYSCTL_FILE, "/etc/chrony/chrony.conf"):
         assert path in text
-    assert "getent passwd" in text and "dpkg -l" in text
+    assert "getent passwd" in text and "dpkg-query" in text
 
 
 def test_deploys_reading_other_hosts_or_keeping_state_are_never_batched() -> None:
