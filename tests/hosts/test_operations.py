@@ -29,16 +29,13 @@ from tests.hosts.fakehost import Plan, plan
 
 
 def _read(fact: FactBase[Any], *args: Any) -> Any:
-    """The fact's command run by sh here, its output parsed by the fact."""
+    """The fact's command run by sh here, its output parsed by the fact (ours and
+    pyinfra's alike)."""
     command = fact.command(*args)
     if isinstance(command, StringCommand):
         command = command.get_raw_value()
     proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=True)
     return fact.process(proc.stdout.splitlines())
-
-
-def _pyinfra(fact: FactBase[Any], *args: Any) -> Any:
-    return _read(fact, *args)
 
 
 def _plan(call: Callable[[], Any], facts: dict[str, Any]) -> Plan:
@@ -54,11 +51,11 @@ def test_host_name_is_what_uname_prints() -> None:
 
 
 def test_time_zone_equals_pyinfras_fact() -> None:
-    assert _read(TimeZone()) == _pyinfra(Timezone())
+    assert _read(TimeZone()) == _read(Timezone())
 
 
 def test_installed_packages_agree_with_dpkg_l() -> None:
-    every = _pyinfra(DebPackages())
+    every = _read(DebPackages())
     asked = ("bash", "coreutils", "dpkg", "mlsite-no-such-package", "hello")
     have = _read(InstalledPackages(), asked)
     assert {p for p in asked if p in have} == {p for p in asked if p in every}

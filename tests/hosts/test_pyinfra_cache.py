@@ -28,6 +28,20 @@ def _host(data: dict[str, Any]) -> tuple[State, Any]:
     return state, inventory.get_host("h1")
 
 
+@pytest.fixture
+def walks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The keys pyinfra's per-key host-data walk (``getattr(host.data, key)``) looks up."""
+    seen: list[str] = []
+    walk = HostData.__getattr__
+
+    def counted(self: HostData, key: str) -> Any:
+        seen.append(key)
+        return walk(self, key)
+
+    monkeypatch.setattr(HostData, "__getattr__", counted)
+    return seen
+
+
 def _both(state: State, host: Any, kwargs: dict[str, Any]) -> tuple[Any, Any]:
     original = arguments.pop_global_arguments.pyinfra_original  # type: ignore[attr-defined]
     theirs_kwargs, ours_kwargs = dict(kwargs), dict(kwargs)
@@ -46,7 +60,7 @@ def test_every_module_uses_the_kept_lookup() -> None:
     assert isinstance(operation, types.ModuleType) and isinstance(deploy, types.ModuleType)
 
 
-def test_operations_and_deploys_use_the_kept_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_operations_and_deploys_use_the_kept_lookup(walks: list[str]) -> None:
     """A real operation called inside a real deploy never walks the host data per key:
     both decorators reach the kept lookup, not pyinfra's own."""
     from pyinfra.api.deploy import deploy as deploy_decorator
@@ -56,14 +70,6 @@ def test_operations_and_deploys_use_the_kept_lookup(monkeypatch: pytest.MonkeyPa
 
     state, host = _host({"_sudo": True})
     state.set_stage(StateStage.Prepare)
-    walks: list[str] = []
-    walk = HostData.__getattr__
-
-    def counted(self: HostData, key: str) -> Any:
-        walks.append(key)
-        return walk(self, key)
-
-    monkeypatch.setattr(HostData, "__getattr__", counted)
 
     @deploy_decorator("probe")
     def probe() -> None:
@@ -89,18 +95,11 @@ def test_global_arguments_equal_pyinfras_own(kwargs: dict[str, Any]) -> None:
         assert ours[0]["_sudo_user"] == "deployer"  # from the config
 
 
-def test_host_data_is_read_without_pyinfras_per_key_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_host_data_is_read_without_pyinfras_per_key_walk(walks: list[str]) -> None:
     """The saving itself: no ``getattr(host.data, key)`` (which calls every layer's
     function again for each of the ~35 keys) while the arguments are computed."""
     state, host = _host({"_sudo": True, "_env": {"A": "1"}})
-    walks: list[str] = []
-    walk = HostData.__getattr__
-
-    def counted(self: HostData, key: str) -> Any:
-        walks.append(key)
-        return walk(self, key)
-
-    monkeypatch.setattr(HostData, "__getattr__", counted)
+    walks.clear()  # making the inventory reads connection data
     ours = arguments.pop_global_arguments(state, host, {})[0]
     assert walks == []
     assert ours["_sudo"] is True and ours["_env"] == {"A": "1"}
