@@ -329,7 +329,7 @@ NOTES = [
     "  runner's largest cost that grew with hosts: ~0.3 CPU-s of a 10-host run).",
     "- The runner sends each host its remembered fact batch before importing pyinfra",
     "  (hosts/early.py): the hosts answer while the runner starts.",
-    "- Facts of one kind read together (hosts/facts.py, COMBINABLE): every text file of",
+    "- Facts of one kind read together (hosts/facts_together.py): every text file of",
     "  a batch with one stat and one sha1sum, every account with one getent, id, stat and",
     "  sha1sum; each answer rebuilt as its own command prints it.",
     "- mlsite's own operations where pyinfra's facts start a process each: packages",

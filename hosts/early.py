@@ -45,7 +45,7 @@ PLANS_ENV = "MLSITE_FACT_PLANS"
 the user's cache directory."""
 FORMAT = 2
 """Version of what a plan file holds; 2: batches read combinable facts together
-(``hosts.facts.COMBINABLE``). A file of another version is ignored."""
+(``hosts.facts_together.COMBINABLE``). A file of another version is ignored."""
 WAIT_S = 120.0
 """Longest wait for a replayed batch once the prepare stage needs it (then facts are read
 as if nothing had been replayed)."""

@@ -41,7 +41,7 @@ from pyinfra.api.state import State, StateStage
 from pyinfra.connectors.util import CommandOutput, OutputLine
 from pyinfra.context import ctx_host, ctx_state
 
-from hosts import early, facts, openssh, pyinfra_cache
+from hosts import early, facts_together, openssh, pyinfra_cache
 from hosts.params import RoleParams, dump_params, secret_values
 
 log = logging.getLogger("mlsite.hosts")
@@ -104,9 +104,9 @@ def discover(
 
 @dataclass(frozen=True)
 class _Together:
-    """Commands of one combinable fact (``hosts.facts.COMBINABLE``) read as one snippet."""
+    """Commands of one combinable fact (``hosts.facts_together.COMBINABLE``) read as one snippet."""
 
-    fact: type[facts.Combinable]
+    fact: type[facts_together.Combinable]
     members: tuple[int, ...]
     """Their indexes in the batch."""
     args: tuple[str, ...]
@@ -117,9 +117,9 @@ def _units(commands: list[str]) -> list[int | _Together]:
     combinable fact together. A pure function of ``commands``: the script and its parser
     (possibly in a later process, replaying a saved batch) agree on it."""
     alone: list[int | _Together] = []
-    grouped: dict[type[facts.Combinable], list[tuple[int, str]]] = {}
+    grouped: dict[type[facts_together.Combinable], list[tuple[int, str]]] = {}
     for i, command in enumerate(commands):
-        for fact in facts.COMBINABLE:
+        for fact in facts_together.COMBINABLE:
             arg = fact.argument(command)
             if arg is not None:
                 grouped.setdefault(fact, []).append((i, arg))

@@ -268,7 +268,7 @@ def test_batched_fact_reads_plan_what_one_by_one_reads_plan(
 
 
 def test_facts_read_together_equal_each_read_alone_on_a_lab_host(converged: LabSession) -> None:
-    """Combinable facts (``hosts.facts.COMBINABLE``) on a configured host: site users with
+    """Combinable facts (``hosts.facts_together.COMBINABLE``) on a configured host: site users with
     and without authorized_keys, root, a missing user; the base role's files, a directory,
     a missing file. The batch's rebuilt lines equal each command's own output."""
     from hosts import prefetch
