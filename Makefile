@@ -14,9 +14,15 @@ APT_PACKAGES := debootstrap systemd-container apt-cacher-ng iproute2 nftables \
 	openssh-client zstd libnfs-utils ceph-common buildah skopeo util-linux e2fsprogs \
 	procps psmisc curl ca-certificates postgresql-client
 
-.PHONY: setup apt venv test test-fast test-lab lint lab lab-down format clean
+.PHONY: setup apt venv engine test test-fast test-lab lint lab lab-down format clean
 
-setup: apt venv
+setup: apt venv engine
+
+# The Pulumi CLI and the Kubernetes provider, built once per pinned version from Go modules
+# (cached in ~/.cache/mlsite; a first build takes minutes), and the two Python plugins, all
+# linked into $(BIN) so `. $(BIN)/activate && pulumi preview --stack lab` works.
+engine: venv
+	$(BIN)/python -m mlsite.engine.toolchain install $(BIN)
 
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \

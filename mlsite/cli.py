@@ -104,43 +104,28 @@ def schema(
 def rehearse(
     stack: Annotated[str, typer.Option("--stack", "-s", help="Lab stack to rehearse.")] = "lab",
 ) -> None:
-    """Bring the lab site's hosts up on this machine and apply the host layer to them."""
+    """Bring the lab site's hosts up on this machine, then `pulumi up` the stack on them."""
+    from mlsite.engine.cli import engine
     from mlsite.lab import Lab, LabError, plan_lab
-    from mlsite.rehearse import (
-        RoleOutcome,
-        apply_host_layer,
-        lab_ca,
-        provide_lab_secrets,
-        where_is_what,
-    )
+    from mlsite.rehearse import where_is_what
 
     loaded = load_site_or_exit(stack)
     lab = Lab()
     try:
         plan = plan_lab(loaded.site)
-        store = lab.dirs.state / "secrets.env"
-        for name in provide_lab_secrets(loaded.site, store):
-            typer.echo(f"generated lab secret {name} (kept in {store})")
         typer.echo(f"bringing up {len(plan.hosts)} lab hosts ...")
         lab.up(plan)
     except LabError as exc:
         fail(str(exc))
-
-    def report(outcome: RoleOutcome) -> None:
-        status = "failed" if outcome.errors else f"{outcome.changed} changes"
-        typer.echo(
-            f"  {outcome.role:<18} {len(outcome.hosts)} hosts  {status:<12} {outcome.elapsed_s:6.1f} s"
-        )
-        for error in outcome.errors:
-            typer.echo(f"    {error}", err=True)
-
-    typer.echo("applying the host layer:")
-    outcomes = apply_host_layer(loaded, report, lab_ca(loaded.site, lab.dirs.state / "ca"))
+    typer.echo(f"applying the site: pulumi up --stack {stack}")
+    try:
+        engine("up", stack)
+    except typer.Exit as exc:
+        if exc.exit_code:
+            fail("`pulumi up` did not finish cleanly (see above); the lab stays up for a look", 1)
     typer.echo("")
     for line in where_is_what(loaded.site, str(plan.gateway)):
         typer.echo(line)
-    if any(o.errors for o in outcomes):
-        fail("the host layer did not apply cleanly (see above); the lab stays up for a look", 1)
     typer.echo("take everything down with: mlsite lab down")
 
 
@@ -152,6 +137,9 @@ def _mount_subcommands() -> None:
     from mlsite.plan.cli import register as register_plan
 
     register_plan(app)
+    from mlsite.engine.cli import register as register_engine
+
+    register_engine(app)
     from mlsite.db_cli import register as register_db
 
     register_db(app)

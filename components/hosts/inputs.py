@@ -60,14 +60,18 @@ def plan_groups(
 
 
 def host_entry(host: Host) -> dict[str, Any]:
-    """How the runner reaches ``host`` (the key is a path; credentials never appear)."""
-    return {
+    """How the runner reaches ``host`` (the key is a path; credentials never appear). A lab
+    host says so: its key is the lab's, found where the lab keeps it when the role runs."""
+    entry: dict[str, Any] = {
         "name": host.name,
         "address": str(host.address),
         "port": host.ssh.port,
         "user": host.ssh.user,
         "key_file": host.ssh.key,
     }
+    if host.lab:
+        entry["lab"] = True
+    return entry
 
 
 @dataclass

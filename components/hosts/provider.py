@@ -37,6 +37,15 @@ INPUT_KEYS = ("role", "group", "hosts", "params", "secrets", "files", "code")
 """The desired-state inputs; a change to any of them is an update."""
 REPLACE_KEYS = ("role",)
 """A different role is a different resource."""
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+"""How the engine passes a value not known until apply (``pulumi.runtime.rpc.UNKNOWN``)."""
+
+
+def is_unknown(value: Any) -> bool:
+    """A value a preview cannot know yet: the unknown sentinel, or an output value (the
+    engine sends those, and the SDK turns them into ``Output`` objects). Such inputs are
+    checked at ``up``, once they are known."""
+    return value == UNKNOWN or not isinstance(value, str | int | float | bool | list | dict)
 SECRET_REF = "$secret"
 """Key of a secret reference inside ``params``: ``{"$secret": "env:NAME" | "value:PATH"}``."""
 CONFIG_KEY_FILE = "mlsite:sshKeyFile"
@@ -124,6 +133,10 @@ class HostDeployProvider(ResourceProvider):
 
     def _host(self, host: dict[str, Any], tmp: Path) -> dict[str, Any]:
         key = host.get("key_file") or self._key_file
+        if not key and host.get("lab"):
+            from hosts.connection import lab_key  # apply time only: the lab's own key
+
+            key = str(lab_key())
         if key:
             path = Path(str(key)).expanduser()
             if not path.is_absolute():
@@ -149,15 +162,20 @@ def check_inputs(news: dict[str, Any]) -> list[CheckFailure]:
     if not isinstance(news.get("role"), str) or not news["role"]:
         failures.append(CheckFailure("role", "a role name is required"))
     hosts = news.get("hosts")
-    if not isinstance(hosts, list) or not hosts:
+    if is_unknown(hosts):
+        pass
+    elif not isinstance(hosts, list) or not hosts:
         failures.append(CheckFailure("hosts", "at least one host is required"))
     else:
         for i, h in enumerate(hosts):
+            if is_unknown(h):
+                continue
             if not isinstance(h, dict) or not h.get("name") or not h.get("address"):
                 failures.append(
                     CheckFailure(f"hosts[{i}]", "each host needs a name and an address")
                 )
-    if not isinstance(news.get("params", {}), dict):
+    params = news.get("params", {})
+    if not is_unknown(params) and not isinstance(params, dict):
         failures.append(CheckFailure("params", "params must be a mapping"))
     return failures
 

@@ -10,11 +10,14 @@ bad request.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -97,9 +100,40 @@ def parse_result(text: str) -> RunnerResult:
         ) from None
 
 
+def lock_dir() -> Path:
+    """Where the per-host locks live: ``$MLSITE_HOST_LOCKS``, else ``~/.cache/mlsite/host-locks``."""
+    explicit = os.environ.get("MLSITE_HOST_LOCKS")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mlsite" / "host-locks"
+
+
+@contextlib.contextmanager
+def host_locks(request: dict[str, Any]) -> Iterator[None]:
+    """Hold an exclusive lock per host of ``request`` (taken in sorted order, so two calls
+    never wait on each other in a cycle). The engine runs independent resources at once;
+    two roles configuring one host at the same moment would fight over its package manager
+    and services, so on any one host roles run one at a time, in whatever order the engine
+    starts them, while different hosts proceed in parallel."""
+    keys = sorted({f"{h.get('address')}_{h.get('port', 22)}" for h in request.get("hosts", [])})
+    directory = lock_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        for key in keys:
+            f = stack.enter_context(open(directory / key.replace("/", "_"), "a+b"))
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        yield
+
+
 def call_runner(request: dict[str, Any], timeout_s: float, cwd: Path | None = None) -> RunnerResult:
     """Run the runner on ``request``. A failed host is an error in ``apply`` mode and
     in ``dry-run`` mode alike: a refresh that cannot see a host must not pass silently."""
+    with host_locks(request):
+        return _call_runner(request, timeout_s, cwd)
+
+
+def _call_runner(request: dict[str, Any], timeout_s: float, cwd: Path | None) -> RunnerResult:
     cwd = cwd or Path.cwd()
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(cwd), env.get("PYTHONPATH", "")) if p)

@@ -15,10 +15,18 @@ from typing import Any
 
 import pulumi
 from pulumi import CustomResource
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    UpdateResult,
+)
 
 from components.dynamic import dynamic_props
-from components.hosts.provider import HostDeployProvider
+from components.hosts.provider import HostDeployProvider, is_unknown
 
 KEY_INPUTS = ("host", "cluster", "fsid", "entities")
 SSH_TIMEOUT_S = 60
@@ -63,6 +71,19 @@ def read_keyring(host: dict[str, Any], cluster: str, entity: str) -> str:
 
 class CephKeysProvider(HostDeployProvider):
     """Reads keyrings over SSH (credentials as for HostDeploy: stack config or SSH agent)."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Its own inputs (a host entry and entities), not a HostDeploy's role and params."""
+        failures = []
+        host = news.get("host")
+        if not is_unknown(host) and not (
+            isinstance(host, dict) and host.get("name") and host.get("address")
+        ):
+            failures.append(CheckFailure("host", "a host entry with a name and an address"))
+        entities = news.get("entities")
+        if not is_unknown(entities) and not (isinstance(entities, list) and entities):
+            failures.append(CheckFailure("entities", "at least one Ceph entity to read"))
+        return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Pure: re-read only when the cluster, host or wanted entities change."""

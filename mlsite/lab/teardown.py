@@ -79,6 +79,11 @@ def teardown(dirs: LabDirs, state: LabState) -> list[str]:
     if not machine.lab_mounts(dirs.state):
         shutil.rmtree(dirs.hosts, ignore_errors=True)
     shutil.rmtree(dirs.run, ignore_errors=True)
+    # The lab stack's engine state describes the hosts just removed: forget it with them, so
+    # the next lab's `pulumi up` applies every role to the new hosts (mlsite.engine.run).
+    if (dirs.state / "pulumi").exists():
+        shutil.rmtree(dirs.state / "pulumi", ignore_errors=True)
+        removed.append("the lab stack's Pulumi state")
     return removed
 
 

@@ -1,4 +1,4 @@
-"""Commands ``plan``, ``diff``, ``up``, ``preview``, ``refresh`` and ``destroy``."""
+"""Commands ``plan`` and ``diff``: the offline review of a stack."""
 
 from __future__ import annotations
 
@@ -131,49 +131,7 @@ def diff(
     raise typer.Exit(result.exit_code)
 
 
-def _engine(op: str, stack: str, yes: bool = True) -> None:
-    from mlsite.plan.automation import NotAvailable, run
-    from mlsite.spec import load_stack
-
-    if not yes:
-        _fail(
-            f"`{op}` changes real resources: add --yes to go ahead (review with `mlsite plan` first)"
-        )
-    try:
-        load_stack(stack)  # every problem with file and line before the engine starts
-        run(op, stack, project_root(), typer.echo)  # type: ignore[arg-type]
-    except SiteError as exc:
-        _site_error(exc)
-    except NotAvailable as exc:
-        _fail(str(exc))
-
-
-def up(stack: StackOption) -> None:
-    """Apply a stack with the Pulumi engine (local file backend unless PULUMI_BACKEND_URL)."""
-    _engine("up", stack)
-
-
-def preview(stack: StackOption) -> None:
-    """Show what `up` would do, with the real Pulumi engine and providers (--diff)."""
-    _engine("preview", stack)
-
-
-def refresh(stack: StackOption) -> None:
-    """Read the live state (host roles run a dry run and record drift)."""
-    _engine("refresh", stack)
-
-
-def destroy(
-    stack: StackOption,
-    yes: Annotated[
-        bool, typer.Option("--yes", help="Really delete the stack's resources.")
-    ] = False,
-) -> None:
-    """Delete a stack's resources (hosts are left as they are; protected resources stay)."""
-    _engine("destroy", stack, yes)
-
-
 def register(app: typer.Typer) -> None:
     """Add these commands to the ``mlsite`` app."""
-    for command in (plan, diff, up, preview, refresh, destroy):
+    for command in (plan, diff):
         app.command()(command)
