@@ -46,6 +46,8 @@ def is_unknown(value: Any) -> bool:
     engine sends those, and the SDK turns them into ``Output`` objects). Such inputs are
     checked at ``up``, once they are known."""
     return value == UNKNOWN or not isinstance(value, str | int | float | bool | list | dict)
+
+
 SECRET_REF = "$secret"
 """Key of a secret reference inside ``params``: ``{"$secret": "env:NAME" | "value:PATH"}``."""
 CONFIG_KEY_FILE = "mlsite:sshKeyFile"

@@ -25,7 +25,7 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 def engine(op: str, stack: str, extra: list[str] | None = None) -> None:
     """Validate the stack (every problem with file and line, before the engine starts),
     then run ``pulumi OP`` on it; exits with Pulumi's status."""
-    from mlsite.engine.run import NotAvailable, Operation, run
+    from mlsite.engine.run import NotAvailable, Operation, is_lab, lab_engine_dir, run
     from mlsite.rehearse import provide_lab_secrets
 
     try:
@@ -34,8 +34,6 @@ def engine(op: str, stack: str, extra: list[str] | None = None) -> None:
         for diagnostic in exc.diagnostics:
             typer.echo(str(diagnostic), err=True)
         _fail(f"{len(exc.diagnostics)} problem(s) in the site description")
-    from mlsite.engine.run import is_lab, lab_engine_dir
-
     if is_lab(loaded.site):
         store = lab_engine_dir().parent / "secrets.env"
         for name in provide_lab_secrets(loaded.site, store):

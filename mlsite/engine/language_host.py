@@ -14,6 +14,7 @@ provider when the program first uses it (and never downloads one; see
 
 from __future__ import annotations
 
+import contextlib
 import os
 import runpy
 import signal
@@ -74,7 +75,7 @@ class LanguageHost(LanguageServer):
         forwarded.CopyFrom(request)
         del forwarded.args[:]
         forwarded.args.append(self.engine_address)
-        return super().Run(forwarded, context)
+        return super().Run(forwarded, context)  # type: ignore[no-untyped-call]
 
     def GetPluginInfo(self, request: Any, context: Any) -> Any:
         return plugin_pb2.PluginInfo(version=pin("pulumi", "cli"))
@@ -109,10 +110,8 @@ def main(argv: list[str]) -> int:
     positional = [a for a in argv if not a.startswith("-")]
     # The engine stops its plugins with SIGINT/SIGTERM when a run ends: that is a normal exit.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         serve(positional[0] if positional else "")
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -144,8 +144,7 @@ def go_tools() -> dict[str, GoTool]:
             version=k8s,
             package=".",
             ldflags=(
-                "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version="
-                f"{k8s}",
+                f"-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version={k8s}",
             ),
             prepare=_copy_kubernetes_schema,
         ),
@@ -172,7 +171,9 @@ def build(tool: GoTool, log: Callable[[str], None] = print) -> Path:
     started = time.monotonic()
     done = subprocess.run(command, cwd=tool.module_dir, env=env)
     if done.returncode != 0:
-        raise ToolchainError(f"`go build` of {tool.name} failed (exit {done.returncode}); see above")
+        raise ToolchainError(
+            f"`go build` of {tool.name} failed (exit {done.returncode}); see above"
+        )
     partial.replace(target)
     log(f"built {tool.name} {tool.version} in {time.monotonic() - started:.0f} s: {target}")
     return target
@@ -197,12 +198,18 @@ def pulumi_on_path(bin_dir: Path) -> Path | None:
     return None
 
 
-def _link(target: Path, link: Path) -> None:
-    if link.is_symlink() or link.exists():
-        if link.is_symlink() and Path(os.readlink(link)) == target:
-            return
-        link.unlink()
-    link.symlink_to(target)
+def _place(target: Path, path: Path) -> None:
+    """Put the binary ``target`` at ``path`` as a hard link (a copy across file systems).
+    Not a symbolic link: the CLI looks for its plugins beside its own resolved path, and
+    plugins found there are used quietly, where ones found on PATH draw a warning."""
+    if path.exists() and not path.is_symlink() and path.samefile(target):
+        return
+    if path.is_symlink() or path.exists():
+        path.unlink()
+    try:
+        os.link(target, path)
+    except OSError:
+        shutil.copy2(target, path)
 
 
 def _write_script(path: Path, text: str) -> None:
@@ -240,7 +247,7 @@ def install(bin_dir: Path, log: Callable[[str], None] = print) -> dict[str, Path
             target = official
         else:
             target = build(tool, log)
-        _link(target, bin_dir / name)
+        _place(target, bin_dir / name)
         installed[name] = target
     python = bin_dir / "python"
     for name, text in plugin_scripts(python if python.exists() else Path(sys.executable)).items():

@@ -56,6 +56,14 @@ class RecordingMonitor(MockMonitor):
         super().__init__(mocks or PlanMocks())
         self.registrations: list[Registration] = []
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """URNs as the engine makes them: a child's type is qualified by its parent's type,
+        except under the stack itself (the SDK's mock qualifies those with
+        ``pulumi:pulumi:Stack$``, which no real engine does)."""
+        if parent and parent.split("::")[2].split("$")[-1] == "pulumi:pulumi:Stack":
+            parent = ""
+        return str(super().make_urn(parent, type_, name))
+
     def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
         inputs = {} if request.type == "pulumi:pulumi:Stack" else _inputs(request)

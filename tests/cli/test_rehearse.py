@@ -49,30 +49,3 @@ def test_summary_says_where_everything_is() -> None:
     assert "lab-3" in text and "10.77.0.13" in text and "mlsite lab ssh lab-3" in text
     assert "registry: https://10.77.0.13:5000" in text
     assert "NFS homes: 10.77.0.100:/home" in text
-
-
-def test_lab_ca_is_generated_once_with_a_private_key(tmp_path: Path) -> None:
-    from mlsite.rehearse import lab_ca
-
-    site = load_stack("lab", ROOT).site
-    first = lab_ca(site, tmp_path / "ca")
-    assert first.cert_pem.startswith("-----BEGIN CERTIFICATE-----")
-    assert stat.S_IMODE((tmp_path / "ca" / "ca.key").stat().st_mode) == 0o600
-    assert lab_ca(site, tmp_path / "ca") == first
-
-
-def test_roles_get_the_ca_they_need(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from hosts.roles import get_role
-    from mlsite.rehearse import lab_ca, role_params
-    from mlsite.spec import Role
-
-    site = load_stack("lab", ROOT).site
-    for s in env_secrets(site):
-        monkeypatch.setenv(str(s.env), "pw")
-    ca = lab_ca(site, tmp_path / "ca")
-    registry = role_params(get_role("registry"), site, site.hosts_with(Role.REGISTRY), ca)
-    assert registry.tls.ca_cert_pem == ca.cert_pem  # type: ignore[attr-defined]
-    containerd = role_params(get_role("containerd"), site, site.hosts, ca)
-    assert containerd.ca_pem == ca.cert_pem  # type: ignore[attr-defined]
-    builder = role_params(get_role("image_build"), site, site.hosts_with(Role.BUILD), ca)
-    assert builder.ca_pem == ca.cert_pem  # type: ignore[attr-defined]
