@@ -2,6 +2,6 @@
 
 from pathlib import Path
 
-from components.program import main
+from components.program import engine_main
 
-main(Path(__file__).resolve().parent)
+engine_main(Path(__file__).resolve().parent)

@@ -40,3 +40,17 @@ def main(root: Path | None = None) -> None:
         runpy.run_path(str(custom), run_name="__pulumi_stack__")
     else:
         whole_site()
+
+
+def engine_main(root: Path | None = None) -> None:
+    """``main`` as the engine runs it: a site description the engine cannot take is
+    reported as its problems, one line each with file and field, not as a traceback."""
+    from mlsite.spec import SiteError
+
+    try:
+        main(root)
+    except SiteError as exc:
+        lines = [str(d) for d in exc.diagnostics]
+        n = len(lines)
+        lines.append(f"{n} problem{'s' if n != 1 else ''} in the site description")
+        raise pulumi.RunError("\n".join(lines)) from None

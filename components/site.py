@@ -72,7 +72,8 @@ def _images(b: Build) -> dict[str, pulumi.ComponentResource]:
             after=after,
         )
         images[f"image:{image.name}"] = built
-        after = [built.build]
+        if built.build is not None:
+            after = [built.build]
     return images
 
 

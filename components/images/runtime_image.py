@@ -13,7 +13,7 @@ from components.images.context import CONTEXT_DIR, build_args, image_tag
 from components.registry.registry import Registry
 from hosts.deploys import image_build
 from hosts.deploys.image_prepull import params_for as prepull_params
-from mlsite.spec import Role, SiteSpec
+from mlsite.spec import Host, Role, SiteSpec
 from mlsite.spec.services import RuntimeImage as RuntimeImageSpec
 
 
@@ -25,9 +25,9 @@ class RuntimeImage(pulumi.ComponentResource):
     """The pushed image reference, ``<registry host>:<port>/<name>:c-<hash>`` (pull side)."""
     tag: pulumi.Output[str]
     """The content-hash tag."""
-    build: HostDeploy
+    build: HostDeploy | None
     """The build host's ``image_build`` deploy: builds and pushes the tag when the registry
-    lacks it."""
+    lacks it (None: the description says ``build: false``)."""
     prepull: HostDeploy | None
     """Pulls the image onto every GPU host after the push (None: no GPU host, or
     ``prepull: false``)."""
@@ -59,26 +59,14 @@ class RuntimeImage(pulumi.ComponentResource):
             also_latest=spec.tag == "content-hash-and-latest",
         )
 
-        def params(ca_pem: str | None) -> image_build.Params:
-            # None only under an offline plan, where the generated CA is not known yet
-            return image_build.params_for(
-                site, builders[:1], images=(to_build,), ca_pem=ca_pem or None
-            )
-
-        self.build = HostDeploy(
-            f"{name}-build",
-            HostDeployArgs(
-                HostGroup("image_build", f"image_build-{spec.name}", builders[:1]),
-                registry.ca_cert_pem.apply(params),
-            ),
-            pulumi.ResourceOptions(parent=self),
-            # the push needs the registry up (which itself waits for the hosts' base layer)
-            depends_on=[*registry.deploys.values(), *after],
-        )
+        self.build = None
+        if spec.build:
+            self.build = self._build(name, spec, site, registry, to_build, builders, after)
         self.tag = pulumi.Output.from_input(tag)
         servers = site.hosts_with(Role.REGISTRY)
         ref = f"{servers[0].name}.{site.site.domain}:{site.registry.port}/{spec.name}:{tag}"
-        self.ref = self.build.changed.apply(lambda _: ref)
+        built = self.build
+        self.ref = built.changed.apply(lambda _: ref) if built else pulumi.Output.from_input(ref)
         gpu_hosts = tuple(h for h in site.hosts if h.gpus)
         self.prepull = None
         if spec.prepull and gpu_hosts:
@@ -90,6 +78,33 @@ class RuntimeImage(pulumi.ComponentResource):
                     prepull_params(site, gpu_hosts, images=(ref,)),
                 ),
                 pulumi.ResourceOptions(parent=self),
-                depends_on=[self.build],
+                depends_on=[built] if built else [],
             )
         self.register_outputs({"ref": self.ref, "tag": self.tag})
+
+    def _build(
+        self,
+        name: str,
+        spec: RuntimeImageSpec,
+        site: SiteSpec,
+        registry: Registry,
+        to_build: image_build.ImageToBuild,
+        builders: tuple[Host, ...],
+        after: Sequence[pulumi.Resource],
+    ) -> HostDeploy:
+        def params(ca_pem: str | None) -> image_build.Params:
+            # None only under an offline plan, where the generated CA is not known yet
+            return image_build.params_for(
+                site, builders[:1], images=(to_build,), ca_pem=ca_pem or None
+            )
+
+        return HostDeploy(
+            f"{name}-build",
+            HostDeployArgs(
+                HostGroup("image_build", f"image_build-{spec.name}", builders[:1]),
+                registry.ca_cert_pem.apply(params),
+            ),
+            pulumi.ResourceOptions(parent=self),
+            # the push needs the registry up (which itself waits for the hosts' base layer)
+            depends_on=[*registry.deploys.values(), *after],
+        )

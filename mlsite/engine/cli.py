@@ -75,7 +75,36 @@ def destroy(
     engine("destroy", stack, extra)
 
 
+def env(stack: StackOption) -> None:
+    """Print the shell lines that set plain `pulumi` up for a stack, as `mlsite up` runs it:
+    eval "$(mlsite env --stack lab)" && pulumi preview --stack lab. Secret values are never
+    printed: a lab's generated secrets are sourced from their 0600 file."""
+    import shlex
+
+    from mlsite.engine.run import ENGINE_VARS, NotAvailable, engine_env, is_lab, lab_engine_dir
+
+    try:
+        loaded = load_stack(stack)
+        variables = engine_env(project_root(), loaded.site, loaded.path)
+    except SiteError as exc:
+        for diagnostic in exc.diagnostics:
+            typer.echo(str(diagnostic), err=True)
+        _fail(f"{len(exc.diagnostics)} problem(s) in the site description")
+    except NotAvailable as exc:
+        _fail(str(exc))
+    for name in ENGINE_VARS:
+        if name in variables:
+            typer.echo(f"export {name}={shlex.quote(variables[name])}")
+    secrets_file = lab_engine_dir().parent / "secrets.env"
+    if is_lab(loaded.site):
+        from mlsite.rehearse import provide_lab_secrets
+
+        provide_lab_secrets(loaded.site, secrets_file)
+        if secrets_file.is_file():
+            typer.echo(f"set -a; . {shlex.quote(str(secrets_file))}; set +a")
+
+
 def register(app: typer.Typer) -> None:
     """Add these commands to the ``mlsite`` app."""
-    for command in (up, preview, refresh, destroy):
+    for command in (up, preview, refresh, destroy, env):
         app.command()(command)

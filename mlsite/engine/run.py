@@ -31,6 +31,15 @@ Operation = Literal["up", "preview", "refresh", "destroy"]
 STATE_DIR = ".pulumi-state"
 """The project's default file backend: ``file://<project>/.pulumi-state``."""
 PASSPHRASE_VARS = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")
+ENGINE_VARS = (
+    "PATH",
+    "PULUMI_BACKEND_URL",
+    "PULUMI_CONFIG_PASSPHRASE_FILE",
+    "PULUMI_SKIP_UPDATE_CHECK",
+    "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION",
+    "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING",
+)
+"""What ``mlsite env`` prints (never a passphrase itself: only the file holding it)."""
 
 
 class NotAvailable(RuntimeError):
@@ -149,6 +158,45 @@ OP_ARGS: dict[Operation, tuple[str, ...]] = {
 }
 
 
+MISSING_PLUGIN = re.compile(
+    r"no resource plugin 'pulumi-resource-([\w-]+)' found in the workspace at version v?([\w.-]+)"
+)
+
+
+def missing_plugin_hint(output: str) -> list[str]:
+    """One line per provider plugin the engine could not find: which, and how a real site
+    installs it (this machine builds only the CLI and the Kubernetes provider)."""
+    hints = []
+    for name, version in sorted(set(MISSING_PLUGIN.findall(output))):
+        hints.append(
+            f"the Pulumi provider plugin {name} {version} is not installed (it cannot be built "
+            f"here); a site with network access installs it with `pulumi plugin install "
+            f"resource {name} {version}`"
+        )
+    return hints
+
+
+def stream(args: Sequence[str], env: dict[str, str], root: Path) -> tuple[int, str]:
+    """Run ``pulumi ARGS`` with its output passed through live, line by line; also return
+    the output, to explain what went wrong afterwards."""
+    proc = subprocess.Popen(
+        [str(pulumi_cli()), *args],
+        cwd=root,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        seen.append(line)
+    return proc.wait(), "".join(seen)
+
+
 def run(
     op: Operation,
     stack: str,
@@ -161,4 +209,7 @@ def run(
     env = engine_env(root, site, stack_file)
     select_stack(stack, env, root)
     args = [*OP_ARGS[op], "--stack", stack, "--non-interactive", *extra]
-    return pulumi(args, env, root).returncode
+    code, output = stream(args, env, root)
+    for hint in missing_plugin_hint(output):
+        print(f"mlsite: {hint}", file=sys.stderr)
+    return code

@@ -111,3 +111,8 @@ class RuntimeImage(Model):
     optionally also ``latest``. Default: content-hash."""
     prepull: bool = True
     """Pull the image onto every GPU host ahead of time. Default: true."""
+    build: bool = True
+    """Build and push the image on the site's build host. ``false`` declares an image that
+    reaches the registry by other means, under the same content-hash reference: profiles
+    and pre-pulls use it, nothing builds it (the lab, whose hosts reach no container
+    registry or package index, declares its runtime image so). Default: true."""

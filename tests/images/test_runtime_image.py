@@ -83,7 +83,9 @@ def test_runtime_image_builds_on_the_build_host_with_the_hash_tag(
 
     def program() -> None:
         registry = Registry("lab-registry", site)
-        RuntimeImage("ml-runtime", site.images[0], site=site, registry=registry)
+        # the lab declares its image unbuilt (build: false); built here, as a real site's
+        image = site.images[0].model_copy(update={"build": True})
+        RuntimeImage("ml-runtime", image, site=site, registry=registry)
 
     regs = run_program(program, project="mlsite", stack="t", config={})
     (component,) = [r for r in regs if r.type == "mlsite:images:RuntimeImage"]

@@ -37,11 +37,10 @@ def test_a_changed_parameter_is_an_update_naming_the_field(base: dict[str, Any])
     data = lab_site_data()
     data["registry"]["port"] = 5443
     d = diff_plans(base, _plan(data))
-    # the port reaches every part that uses the registry: the registry itself, every
-    # host's containerd, and where the runtime image is pushed
+    # the port reaches every part that uses the registry: the registry itself and every
+    # host's containerd (the lab's runtime image is declared with build: false)
     assert sorted((c.kind, c.name) for c in d.changes) == [
         ("update", "lab-hosts-containerd"),
-        ("update", "lab-image-ml-runtime-build"),
         ("update", "lab-registry-registry"),
     ]
     containerd = next(c for c in d.changes if c.name == "lab-hosts-containerd")
@@ -51,7 +50,7 @@ def test_a_changed_parameter_is_an_update_naming_the_field(base: dict[str, Any])
         '`params.registry_endpoint`: `"https://lab-3.lab.mlsite.test:5000"` → `"https://lab-3.lab.mlsite.test:5443"`'
         in md
     )
-    assert "0 to add, 3 to change, 0 to replace, 0 to delete" in md
+    assert "0 to add, 2 to change, 0 to replace, 0 to delete" in md
     assert d.exit_code == EXIT_OK
 
 
