@@ -151,7 +151,7 @@ def select_stack(stack: str, env: dict[str, str], root: Path) -> None:
 
 
 OP_ARGS: dict[Operation, tuple[str, ...]] = {
-    "up": ("up", "--yes", "--diff", "--skip-preview"),
+    "up": ("up", "--yes", "--skip-preview"),
     "preview": ("preview", "--diff"),
     "refresh": ("refresh", "--yes", "--skip-preview"),
     "destroy": ("destroy", "--yes", "--skip-preview"),

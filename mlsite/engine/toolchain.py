@@ -103,24 +103,24 @@ def _copy_kubernetes_schema(module_dir: Path, env: dict[str, str]) -> None:
     """Copy schema.json and terraform-mapping.json from the provider's module in the module
     cache next to our main.go (``go mod download`` fetches the module when missing)."""
     module = "github.com/pulumi/pulumi-kubernetes/provider/v4"
-    out = subprocess.run(
-        ["go", "list", "-m", "-f", "{{.Dir}}", module],
-        cwd=module_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if out.returncode != 0 or not out.stdout.strip():
-        subprocess.run(["go", "mod", "download", module], cwd=module_dir, env=env, check=True)
+
+    def module_dir_of() -> str:
         out = subprocess.run(
             ["go", "list", "-m", "-f", "{{.Dir}}", module],
             cwd=module_dir,
             env=env,
             capture_output=True,
             text=True,
-            check=True,
         )
-    source = Path(out.stdout.strip()) / "cmd" / "pulumi-resource-kubernetes"
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    found = module_dir_of()
+    if not found:
+        subprocess.run(["go", "mod", "download", module], cwd=module_dir, env=env, check=True)
+        found = module_dir_of()
+    if not found:
+        raise ToolchainError(f"the module {module} is not in the module cache after a download")
+    source = Path(found) / "cmd" / "pulumi-resource-kubernetes"
     for name in ("schema.json", "terraform-mapping.json"):
         target = module_dir / name
         shutil.copyfile(source / name, target)
