@@ -45,6 +45,8 @@ def is_unknown(value: Any) -> bool:
     """A value a preview cannot know yet: the unknown sentinel, or an output value (the
     engine sends those, and the SDK turns them into ``Output`` objects). Such inputs are
     checked at ``up``, once they are known."""
+    if value is None:
+        return False
     return value == UNKNOWN or not isinstance(value, str | int | float | bool | list | dict)
 
 
