@@ -2,7 +2,7 @@
 
 The example sites (akiba, shiva) are read by people and run by tests through the real
 engine, so every ``secure:`` value in them must decrypt. Each stack has an example
-passphrase (``EXAMPLE_PASSPHRASES``; they protect nothing and are published here on
+passphrase (``EXAMPLE_PASSPHRASES`` in tests/engine/conftest.py; they protect nothing and are published here on
 purpose) and each secret an example plain text that says what it stands for.
 
     .venv/bin/python tools/seal_example_secrets.py akiba shiva
@@ -27,10 +27,9 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE_PASSPHRASES = {
-    "akiba": "akiba example passphrase (published; protects nothing)",
-    "shiva": "shiva example passphrase (published; protects nothing)",
-}
+sys.path.insert(0, str(ROOT))
+
+from tests.engine.conftest import EXAMPLE_PASSPHRASES  # noqa: E402  (the one place they live)
 
 
 def secure_paths(node: Any, path: str = "") -> list[str]:
