@@ -1,6 +1,6 @@
 """Benchmark the real Pulumi engine against mlsite's own paths.
 
-    .venv/bin/python benchmarks/engine.py [--repeats 3] [--no-lab]
+    .venv/bin/python benchmarks/engine.py [--repeats 3] [--parts akiba,generated,lab]
 
 1. ``pulumi preview`` of akiba (real CLI, language host, dynamic-provider plugin) against
    ``mlsite plan --stack akiba`` (mock runtime), same run, medians; their ratio.
@@ -133,6 +133,22 @@ def preview_generated(work: Path, hosts: int) -> dict[str, Any]:
     return {"hosts": hosts, "preview_s": elapsed, "peak_rss_mib": peak / 2**20}
 
 
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+"""How a state file marks a secret value (``--show-secrets`` puts its JSON in plaintext)."""
+
+
+def revealed(value: Any) -> Any:
+    """An exported resource's outputs with every secret value in place, as the engine hands
+    them to the provider."""
+    if isinstance(value, dict):
+        if SECRET_SIG in value.values() and "plaintext" in value:
+            return revealed(json.loads(value["plaintext"]))
+        return {k: revealed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [revealed(v) for v in value]
+    return value
+
+
 def lab_rounds(work: Path, repeats: int) -> dict[str, Any]:
     from components.hosts.provider import HostDeployProvider
     from mlsite.lab import Lab, plan_lab
@@ -160,8 +176,9 @@ def lab_rounds(work: Path, repeats: int) -> dict[str, Any]:
         ]
         first = timed_tree(up, project.root, project.env)[0]
         export = json.loads(project.pulumi("stack", "export", "--show-secrets").stdout)
+        # the inputs, secrets revealed, as the engine hands them to create and update
         deploys = [
-            r["outputs"]
+            revealed(r["inputs"])
             for r in export["deployment"]["resources"]
             if r["type"] == "pulumi-python:dynamic/hosts:HostDeploy"
         ]
@@ -227,22 +244,32 @@ def report(result: dict[str, Any]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--no-lab", action="store_true")
+    parser.add_argument(
+        "--parts", default="akiba,generated,lab", help="which of akiba,generated,lab to run"
+    )
     parser.add_argument("--hosts", type=int, nargs="*", default=[500])
     args = parser.parse_args()
-    result: dict[str, Any] = {
+    parts = set(args.parts.split(","))
+    previous = RESULTS / "engine.json"
+    result: dict[str, Any] = json.loads(previous.read_text()) if previous.is_file() else {}
+    result |= {
         "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()})",
     }
     with tempfile.TemporaryDirectory(prefix="mlsite-engine-bench-") as tmp:
         work = Path(tmp)
-        result["akiba"] = preview_akiba(work, args.repeats)
-        result["generated"] = [preview_generated(work, n) for n in args.hosts]
-        if not args.no_lab:
-            result["lab"] = lab_rounds(work, args.repeats)
+        RESULTS.mkdir(exist_ok=True)
+        steps = {
+            "akiba": lambda: preview_akiba(work, args.repeats),
+            "generated": lambda: [preview_generated(work, n) for n in args.hosts],
+            "lab": lambda: lab_rounds(work, args.repeats),
+        }
+        for part, measure in steps.items():
+            if part in parts:
+                result[part] = measure()
+                # written as soon as measured; parts not run keep their last record
+                previous.write_text(json.dumps(result, indent=2) + "\n")
         shutil.rmtree(work, ignore_errors=True)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "engine.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / "engine.md").write_text(report(result))
     print(report(result))
     return 0

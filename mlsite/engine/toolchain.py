@@ -19,7 +19,8 @@ run time:
 
 Builds are cached per tool, version and wrapper-module content in ``$MLSITE_TOOLS_DIR``
 (default ``~/.cache/mlsite/tools``); Go's module and build caches live in fixed
-directories beside it, so a second ``make setup`` builds nothing and CI reuses them.
+directories (``$MLSITE_GO_DIR``, default ``~/.cache/mlsite/go``), so a second
+``make setup`` builds nothing and CI reuses them.
 """
 
 from __future__ import annotations
@@ -40,19 +41,23 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 GO_TOOLS = PROJECT_ROOT / "tools" / "go"
 
 
-def cache_home() -> Path:
-    """``$MLSITE_TOOLS_DIR``, else ``$XDG_CACHE_HOME/mlsite`` (``~/.cache/mlsite``)."""
-    explicit = os.environ.get("MLSITE_TOOLS_DIR")
-    if explicit:
-        return Path(explicit).absolute()
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/mlsite`` (``~/.cache/mlsite``)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mlsite" / "tools"
+    return Path(base) / "mlsite"
+
+
+def cache_home() -> Path:
+    """Where built binaries are kept: ``$MLSITE_TOOLS_DIR``, else ``~/.cache/mlsite/tools``."""
+    explicit = os.environ.get("MLSITE_TOOLS_DIR")
+    return Path(explicit).absolute() if explicit else cache_root() / "tools"
 
 
 def go_env() -> dict[str, str]:
-    """The environment of every Go command: fixed module and build caches, no VCS stamps,
-    the module proxy only (no direct VCS fetches), go.sum as committed."""
-    root = cache_home().parent / "go"
+    """The environment of every Go command: fixed module and build caches
+    (``$MLSITE_GO_DIR``, else ``~/.cache/mlsite/go``), no VCS stamps, go.sum as committed."""
+    explicit = os.environ.get("MLSITE_GO_DIR")
+    root = Path(explicit).absolute() if explicit else cache_root() / "go"
     return {
         **os.environ,
         "GOMODCACHE": str(root / "mod"),
