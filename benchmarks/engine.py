@@ -211,7 +211,9 @@ def report(result: dict[str, Any]) -> str:
     lines = [
         "# Engine benchmark",
         "",
-        f"Recorded {result['when']} on {result['machine']} (`benchmarks/engine.py`).",
+        f"Machine: {result['machine']} (`benchmarks/engine.py`). Recorded: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(result.get("recorded", {}).items()))
+        + ".",
         "",
         "| what | median | goal |",
         "|---|---|---|",
@@ -248,14 +250,19 @@ def main() -> int:
         "--parts", default="akiba,generated,lab", help="which of akiba,generated,lab to run"
     )
     parser.add_argument("--hosts", type=int, nargs="*", default=[500])
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite engine.md from engine.json"
+    )
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     previous = RESULTS / "engine.json"
     result: dict[str, Any] = json.loads(previous.read_text()) if previous.is_file() else {}
-    result |= {
-        "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()})",
-    }
+    if args.report_only:
+        parts = set()
+    else:
+        result["machine"] = (
+            f"{platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()})"
+        )
     with tempfile.TemporaryDirectory(prefix="mlsite-engine-bench-") as tmp:
         work = Path(tmp)
         RESULTS.mkdir(exist_ok=True)
@@ -267,6 +274,9 @@ def main() -> int:
         for part, measure in steps.items():
             if part in parts:
                 result[part] = measure()
+                result.setdefault("recorded", {})[part] = dt.datetime.now(dt.UTC).strftime(
+                    "%Y-%m-%d %H:%M UTC"
+                )
                 # written as soon as measured; parts not run keep their last record
                 previous.write_text(json.dumps(result, indent=2) + "\n")
         shutil.rmtree(work, ignore_errors=True)
