@@ -64,6 +64,13 @@ def where_is_what(site: SiteSpec, gateway: str) -> list[str]:
     for h in site.hosts:
         roles = ", ".join(r.value for r in h.roles) or "base only"
         lines.append(f"  {h.name:<10} {h.address!s:<15} {roles}   (mlsite lab ssh {h.name})")
+    for h in site.hosts:
+        if h.lab and h.bonds:
+            names = ", ".join(b.name for b in h.bonds)
+            lines.append(
+                f"  {h.name}: {names} rendered and validated, not activated "
+                "(lab hosts have no bonding driver; /etc/mlsite/network/50-mlsite)"
+            )
     if site.registry is not None:
         for h in site.hosts_with(Role.REGISTRY):
             lines.append(f"  registry: https://{h.address}:{site.registry.port} (site CA)")

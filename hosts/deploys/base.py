@@ -83,10 +83,21 @@ class Params(RoleParams):
     """Which settings are also applied at once: ``all``, or only ``net.core.*`` (lab hosts
     are containers: they may write only their network namespace's net.core settings; the
     rest of /proc/sys is the parent kernel's, read-only or permission denied)."""
+    masked_units: tuple[str, ...] = ()
+    """systemd units masked so they never run. Lab hosts mask the units that only load a
+    kernel module this machine's kernel lacks (``LAB_MASKED_UNITS``), which would otherwise
+    be left failed; real hosts mask nothing."""
     journal_max_use_mib: int = Field(default=2048, ge=64)
     """journald's disk budget."""
     journal_retention_days: int = Field(default=30, ge=1)
     """How long journald keeps entries."""
+
+
+LAB_MASKED_UNITS = (
+    "nvmf-autoconnect.service",  # nvme-cli (pulled in by ceph): modprobe nvme-fabrics
+    "run-rpc_pipefs.mount",  # nfs-common: the rpc_pipefs file system (kernel sunrpc)
+)
+"""Units with nothing to do on a lab host: each needs a kernel module the lab kernel lacks."""
 
 
 def params_for(site: SiteSpec, hosts: tuple[Host, ...]) -> Params:
@@ -111,6 +122,7 @@ def params_for(site: SiteSpec, hosts: tuple[Host, ...]) -> Params:
         sudo_nopasswd=tuple(sorted(ssh_users - {"root"})),
         permit_root_login="prohibit-password" if "root" in ssh_users else "no",
         sysctl_live="netns" if lab else "all",
+        masked_units=LAB_MASKED_UNITS if lab else (),
     )
 
 
@@ -145,6 +157,7 @@ def base(params: Params) -> None:
         restarted=params.chrony_start and chrony.will_change,
     )
 
+    _masked_units(params.masked_units)
     _accounts(params)
 
     sudo = put_text("Install the sudo policy", SUDOERS, render.sudoers(params.sudo_nopasswd), "440")
@@ -172,6 +185,24 @@ def base(params: Params) -> None:
     if journald.will_change:
         operations.service(
             name="Restart journald", service="systemd-journald", running=True, restarted=True
+        )
+
+
+def _masked_units(units: tuple[str, ...]) -> None:
+    """Mask ``units`` (before the roles that install them run, so they never start)."""
+    changed = [
+        files.link(
+            name=f"Mask {unit}", path=f"/etc/systemd/system/{unit}", target="/dev/null"
+        ).will_change
+        for unit in units
+    ]
+    if any(changed):
+        server.shell(
+            name="Reload systemd and forget masked units' failures",
+            commands=[
+                "systemctl daemon-reload",
+                f"systemctl reset-failed {' '.join(units)} || true",
+            ],
         )
 
 

@@ -36,9 +36,10 @@ class Params(RoleParams):
     hosts: dict[str, HostNetwork]
     """Each host's links, by host name."""
     apply_live: Literal["non-management", "none"] = "non-management"
-    """``non-management``: bring changed interfaces that do not carry the management address
-    up at once. ``none``: install and validate only (lab hosts: this machine's kernel has no
-    bonding or 8021q driver, so bonds and VLANs cannot exist there)."""
+    """``non-management``: install, and bring changed interfaces that do not carry the
+    management address up at once. ``none``: render and validate only, never activate (lab
+    hosts: this machine's kernel has no bonding or 8021q driver, so bonds and VLANs cannot
+    exist there, and an installed file would leave networking.service failed at boot)."""
 
 
 def _host_network(site: SiteSpec, h: Host) -> HostNetwork:
@@ -109,6 +110,13 @@ def _ifupdown(net: HostNetwork, params: Params) -> None:
                 f"ifup --no-act --interfaces={staged} --all >/dev/null",
             ],
         )
+    if params.apply_live == "none":
+        files.file(
+            name="Keep the configuration staged only (links this host cannot have)",
+            path=IFUPDOWN_FILE,
+            present=False,
+        )
+        return
     installed = put_text("Install the ifupdown configuration", IFUPDOWN_FILE, render.ifupdown(net))
     live = _live_interfaces(net, params)
     if installed.will_change and live:

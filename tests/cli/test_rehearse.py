@@ -49,3 +49,4 @@ def test_summary_says_where_everything_is() -> None:
     assert "lab-3" in text and "10.77.0.13" in text and "mlsite lab ssh lab-3" in text
     assert "registry: https://10.77.0.13:5000" in text
     assert "NFS homes: 10.77.0.100:/home" in text
+    assert "lab-1: bond0 rendered and validated, not activated" in text

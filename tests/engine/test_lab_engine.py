@@ -67,6 +67,10 @@ def test_up_converges_and_a_preview_right_after_expects_no_changes(lab_site: Lab
     assert lab_site.lab.run("lab-1", f"test -s {SYSCTL_FILE}").returncode == 0
     ca = lab_site.lab.run("lab-3", "ls /usr/local/share/ca-certificates/").stdout
     assert ca.strip(), "the site CA is not installed on lab-3"
+    # no host is left degraded: nothing the lab cannot have is left failed
+    for host in ("lab-1", "lab-2", "lab-3"):
+        failed = lab_site.lab.run(host, "systemctl --failed --no-legend --plain").stdout
+        assert not failed.strip(), f"{host}: {failed}"
 
 
 def resource_outputs(site: LabSite, name: str) -> dict[str, object]:

@@ -25,6 +25,7 @@ def test_lab_params_keep_root_login_with_keys_only(lab_site: SiteSpec) -> None:
     assert params.sudo_nopasswd == ()
     assert params.sysctl_live == "netns" and params.chrony_start is False
     assert [(a.name, a.uid) for a in params.accounts] == [("alice", 2001)]
+    assert "nvmf-autoconnect.service" in params.masked_units
 
 
 def test_non_root_ssh_user_gets_no_root_login_and_nopasswd_sudo(lab_site: SiteSpec) -> None:
@@ -37,6 +38,7 @@ def test_non_root_ssh_user_gets_no_root_login_and_nopasswd_sudo(lab_site: SiteSp
     assert params.sudo_nopasswd == ("ops",)
     assert "ops ALL=(ALL:ALL) NOPASSWD: ALL" in render.sudoers(params.sudo_nopasswd)
     assert params.sysctl_live == "all" and params.chrony_start
+    assert params.masked_units == ()  # real hosts mask nothing
 
 
 def test_fresh_debian_host_gets_every_step(lab_site: SiteSpec) -> None:

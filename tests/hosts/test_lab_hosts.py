@@ -98,18 +98,32 @@ def test_base_layer_took_effect(converged: LabSession) -> None:
         assert lab.run(host.name, "visudo -c").returncode == 0
 
 
-def test_network_bond_is_installed_and_parsed_by_ifupdown(converged: LabSession) -> None:
+def test_network_bond_is_staged_and_parsed_by_ifupdown_not_activated(
+    converged: LabSession,
+) -> None:
     lab = converged
-    # this kernel has no bonding driver: the bond is rendered, installed and parsed, not raised
-    out = lab.run("lab-1", "ifquery bond0").stdout
+    # this kernel has no bonding driver: the bond is rendered, staged and parsed, not
+    # installed where networking.service would try to raise it at boot
+    staged = "/etc/mlsite/network/50-mlsite"
+    out = lab.run("lab-1", f"ifquery --interfaces={staged} bond0").stdout
     assert "bond-slaves: eth1 eth2" in out and "bond-mode: balance-alb" in out
     # ifquery prints the address with its prefix or with a separate netmask, by version
     assert "address: 10.77.0.11" in out
     assert "address: 10.77.0.11/24" in out or "netmask: 255.255.255.0" in out
-    lab.run("lab-1", "ifup --no-act bond0")
-    assert (
-        lab.run("lab-2", "test -e /etc/network/interfaces.d/50-mlsite", check=False).returncode != 0
+    lab.run("lab-1", f"ifup --no-act --interfaces={staged} bond0")
+    for host in ("lab-1", "lab-2"):
+        installed = lab.run(host, "test -e /etc/network/interfaces.d/50-mlsite", check=False)
+        assert installed.returncode != 0
+    assert lab.run("lab-1", "systemctl is-failed networking", check=False).stdout.strip() != (
+        "failed"
     )
+
+
+def test_units_with_nothing_to_do_in_the_lab_are_masked(converged: LabSession) -> None:
+    for host in converged.hosts:
+        for unit in ("nvmf-autoconnect.service", "run-rpc_pipefs.mount"):
+            state = converged.run(host.name, f"systemctl is-enabled {unit}", check=False)
+            assert state.stdout.strip() == "masked", (host.name, unit, state.stdout)
 
 
 def test_services_run(converged: LabSession) -> None:

@@ -68,10 +68,13 @@ def test_debian_validates_before_installing_and_never_touches_the_management_lin
     assert p.has("network | Check the host still answers")
 
 
-def test_lab_mode_installs_and_validates_only() -> None:
+def test_lab_mode_stages_and_validates_only() -> None:
     params = network.Params(hosts={"h1": NET}, apply_live="none")
     p = plan(network.network, params, {"OsRelease": DEBIAN_12})
     assert p.has("network | Validate") and not p.has("network | Bring up")
+    # never installed where networking.service would raise it at boot
+    assert not p.has("network | Install the ifupdown configuration")
+    assert p.has("network | Keep the configuration staged only")
 
 
 def test_ubuntu_uses_netplan() -> None:
