@@ -127,6 +127,11 @@ def rehearse(
     for line in where_is_what(loaded.site, str(plan.gateway)):
         typer.echo(line)
     typer.echo("take everything down with: mlsite lab down")
+    import shutil
+
+    if shutil.which("mlsite") is None:
+        bin_dir = Path(sys.executable).parent
+        typer.echo(f"(mlsite is in {bin_dir}: run `. {bin_dir}/activate` to use it as shown)")
 
 
 def _mount_subcommands() -> None:
