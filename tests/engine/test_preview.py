@@ -164,3 +164,38 @@ def test_aws_stack_fails_preview_naming_the_missing_plugin(engine_project: Engin
     hints = missing_plugin_hint(text)
     assert len(hints) == 1, hints
     assert "aws 7." in hints[0] and "pulumi plugin install resource aws 7." in hints[0]
+
+
+def test_mlsite_preview_runs_the_engine_with_its_environment(
+    engine_project: EngineProject,
+) -> None:
+    """``mlsite preview`` validates first, selects (creates) the stack with passphrase
+    secrets, then streams Pulumi's own preview; no plugin is downloaded."""
+    project = engine_project
+    project.env["PULUMI_CONFIG_PASSPHRASE"] = EXAMPLE_PASSPHRASES["shiva"]
+    out = subprocess.run(
+        [str(BIN / "mlsite"), "preview", "--stack", "shiva"],
+        cwd=project.root,
+        env=project.env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Previewing update (shiva)" in out.stdout
+    assert "to create" in out.stdout
+    assert "warning: using" not in out.stdout  # plugins found beside the CLI, quietly
+    # a broken description stops before the engine, naming file, line and field
+    stack_file = project.root / "stacks" / "Pulumi.shiva.yaml"
+    stack_file.write_text(
+        stack_file.read_text().replace("retention_days: 30", "retention_days: -1")
+    )
+    bad = subprocess.run(
+        [str(BIN / "mlsite"), "preview", "--stack", "shiva"],
+        cwd=project.root,
+        env=project.env,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2
+    assert "Pulumi.shiva.yaml" in bad.stderr and "retention_days" in bad.stderr
+    assert "Previewing" not in bad.stdout
