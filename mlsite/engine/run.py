@@ -141,9 +141,12 @@ def pulumi(
 
 
 def select_stack(stack: str, env: dict[str, str], root: Path) -> None:
-    """Select ``stack``, creating it (passphrase secrets unless the backend says else)."""
+    """Select ``stack``, creating it (passphrase secrets on a file backend)."""
     args = ["stack", "select", "--create", "--stack", stack, "--non-interactive"]
-    if not env.get("PULUMI_SECRETS_PROVIDER"):
+    if env.get("PULUMI_BACKEND_URL", "").startswith("file://"):
+        # a file backend has no secrets service of its own; other backends keep their
+        # default (Pulumi Cloud's service), and `pulumi stack change-secrets-provider`
+        # picks another (awskms://, hashivault://) for any stack
         args += ["--secrets-provider", "passphrase"]
     done = pulumi(args, env, root, capture=True)
     if done.returncode != 0:
