@@ -355,6 +355,13 @@ def _pacemaker(params: Params) -> None:
                 # a DC is elected (`crmadmin -D -q` spins forever in pacemaker 2.1.5)
                 "timeout 180 sh -c 'until crm_mon -1 --output-as=xml 2>/dev/null | "
                 'grep -q "<current_dc present=.true."; do sleep 1; done\'',
+                # and every node is online before fencing is configured: a peer whose
+                # pacemaker is still starting would otherwise be fenced at startup (it
+                # then stops itself as "allegedly just fenced" and stays down); a peer
+                # that never comes is fenced once the wait is over, as it should be
+                f"timeout 120 sh -c 'until [ \"$(crm_mon -1 --output-as=xml 2>/dev/null | "
+                f'grep -c "<node name=.* online=.true.")" -ge {len(params.nodes)} ]; '
+                "do sleep 1; done' || true",
                 f"cibadmin --replace --scope configuration --xml-file {CONF_DIR}/configuration.staged.xml",
                 f"install -m 600 {CONF_DIR}/configuration.staged.xml {applied}",
             ],

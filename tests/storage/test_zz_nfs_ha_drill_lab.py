@@ -62,7 +62,11 @@ def test_cib_is_verified_and_second_apply_changes_nothing(nfs: CephOnLab) -> Non
     nfs.lab.run("lab-1", "crm_verify --live-check")
     result = apply_role(nfs.lab, "nfs_ha")
     assert result["ok"], errors(result)
-    assert changed(result) == 0, result["hosts"]
+    which = {
+        name: [o["name"] for o in h.get("operations", []) if o.get("changed")]
+        for name, h in result["hosts"].items()
+    }
+    assert changed(result) == 0, which
     assert nfs_get(IP, WRITTEN["hello"]) == b"hello"
 
 
