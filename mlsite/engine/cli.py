@@ -25,7 +25,7 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 def engine(op: str, stack: str, extra: list[str] | None = None) -> None:
     """Validate the stack (every problem with file and line, before the engine starts),
     then run ``pulumi OP`` on it; exits with Pulumi's status."""
-    from mlsite.engine.run import NotAvailable, Operation, is_lab, lab_engine_dir, run
+    from mlsite.engine.run import NotAvailable, Operation, is_lab, lab_secrets_file, run
     from mlsite.rehearse import provide_lab_secrets
 
     try:
@@ -35,7 +35,7 @@ def engine(op: str, stack: str, extra: list[str] | None = None) -> None:
             typer.echo(str(diagnostic), err=True)
         _fail(f"{len(exc.diagnostics)} problem(s) in the site description")
     if is_lab(loaded.site):
-        store = lab_engine_dir().parent / "secrets.env"
+        store = lab_secrets_file()
         for name in provide_lab_secrets(loaded.site, store):
             typer.echo(f"generated lab secret {name} (kept in {store})")
     op_: Operation = op  # type: ignore[assignment]
@@ -81,7 +81,7 @@ def env(stack: StackOption) -> None:
     printed: a lab's generated secrets are sourced from their 0600 file."""
     import shlex
 
-    from mlsite.engine.run import ENGINE_VARS, NotAvailable, engine_env, is_lab, lab_engine_dir
+    from mlsite.engine.run import ENGINE_VARS, NotAvailable, engine_env, is_lab, lab_secrets_file
 
     try:
         loaded = load_stack(stack)
@@ -95,7 +95,7 @@ def env(stack: StackOption) -> None:
     for name in ENGINE_VARS:
         if name in variables:
             typer.echo(f"export {name}={shlex.quote(variables[name])}")
-    secrets_file = lab_engine_dir().parent / "secrets.env"
+    secrets_file = lab_secrets_file()
     if is_lab(loaded.site):
         from mlsite.rehearse import provide_lab_secrets
 

@@ -77,6 +77,11 @@ def lab_engine_dir() -> Path:
     return LabDirs.from_env().state / "pulumi"
 
 
+def lab_secrets_file() -> Path:
+    """Where the lab's generated ``env:`` secrets are kept (mode 0600)."""
+    return lab_engine_dir().parent / "secrets.env"
+
+
 def lab_passphrase(stack_file: Path) -> Path:
     """The lab's passphrase file, generated once (mode 0600). A new passphrase cannot read
     secrets sealed under an old one, so the stack file's stale ``encryptionsalt`` line (a

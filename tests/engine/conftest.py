@@ -102,6 +102,16 @@ class EngineProject:
             )
         return proc
 
+    def mlsite(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run the ``mlsite`` command in the copy (with the same environment); not checked."""
+        return subprocess.run(
+            [str(BIN / "mlsite"), *args],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+        )
+
     def stack(self, name: str) -> None:
         """Create (or select) stack ``name`` with passphrase secrets."""
         self.pulumi(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import LabSession
-from tests.engine.conftest import BIN, EngineProject
+from tests.engine.conftest import EngineProject
 from tests.engine.test_preview import LAB_SECRETS
 
 pytestmark = pytest.mark.lab
@@ -126,28 +126,17 @@ def test_a_canary_secret_shows_in_clear_text_nowhere(lab_site: LabSite, tmp_path
     verbose = site.pulumi("preview", "--diff", "--non-interactive", "--logtostderr", "-v=9")
     seen["verbose preview"] = verbose.stdout + verbose.stderr
     plan_file = tmp_path / "plan.json"
-    plan = subprocess.run(
-        [str(BIN / "mlsite"), "plan", "--stack", "lab", "--json", str(plan_file)],
-        cwd=site.project.root,
-        env=site.project.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    plan = site.project.mlsite("plan", "--stack", "lab", "--json", str(plan_file))
+    assert plan.returncode == 0, plan.stderr
     seen["plan"] = plan.stdout + plan_file.read_text()
     base_plan = tmp_path / "base.json"
     base = json.loads(plan_file.read_text())
     for r in base["resources"]:
         r["inputs"].pop("code", None)
     base_plan.write_text(json.dumps(base))
-    diff = subprocess.run(
-        [str(BIN / "mlsite"), "diff", str(base_plan), str(plan_file)],
-        cwd=site.project.root,
-        env=site.project.env,
-        capture_output=True,
-        text=True,
-    )
+    diff = site.project.mlsite("diff", str(base_plan), str(plan_file))
     seen["diff"] = diff.stdout + diff.stderr
+    assert "No changes" not in diff.stdout, diff.stdout  # a diff with fields to leak into
     for path in Path(site.project.env["PULUMI_BACKEND_URL"].removeprefix("file://")).rglob("*"):
         if path.is_file():
             seen[f"state file {path.name}"] = path.read_text(errors="replace")

@@ -4,14 +4,13 @@ provider is found locally, and a stack needing a provider that cannot be built s
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mlsite.engine.run import missing_plugin_hint
-from tests.engine.conftest import BIN, EXAMPLE_PASSPHRASES, EngineProject
+from tests.engine.conftest import EXAMPLE_PASSPHRASES, EngineProject
 
 LAB_SECRETS = {
     "MLSITE_LAB_REGISTRY_PUSH_PASSWORD": "push-test-password",
@@ -37,14 +36,8 @@ def engine_rows(preview: dict[str, Any]) -> set[Row]:
 
 
 def plan_rows(project: EngineProject, stack: str) -> set[Row]:
-    out = subprocess.run(
-        [str(BIN / "mlsite"), "plan", "--stack", stack, "--json", "-"],
-        cwd=project.root,
-        env=project.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    out = project.mlsite("plan", "--stack", stack, "--json", "-")
+    assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     return {
         (r["type"], r["name"], r.get("parent") or "", bool(r.get("protect")))
@@ -173,13 +166,7 @@ def test_mlsite_preview_runs_the_engine_with_its_environment(
     secrets, then streams Pulumi's own preview; no plugin is downloaded."""
     project = engine_project
     project.env["PULUMI_CONFIG_PASSPHRASE"] = EXAMPLE_PASSPHRASES["shiva"]
-    out = subprocess.run(
-        [str(BIN / "mlsite"), "preview", "--stack", "shiva"],
-        cwd=project.root,
-        env=project.env,
-        capture_output=True,
-        text=True,
-    )
+    out = project.mlsite("preview", "--stack", "shiva")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Previewing update (shiva)" in out.stdout
     assert "to create" in out.stdout
@@ -189,13 +176,7 @@ def test_mlsite_preview_runs_the_engine_with_its_environment(
     stack_file.write_text(
         stack_file.read_text().replace("retention_days: 30", "retention_days: -1")
     )
-    bad = subprocess.run(
-        [str(BIN / "mlsite"), "preview", "--stack", "shiva"],
-        cwd=project.root,
-        env=project.env,
-        capture_output=True,
-        text=True,
-    )
+    bad = project.mlsite("preview", "--stack", "shiva")
     assert bad.returncode == 2
     assert "Pulumi.shiva.yaml" in bad.stderr and "retention_days" in bad.stderr
     assert "Previewing" not in bad.stdout
