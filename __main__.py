@@ -2,6 +2,6 @@
 
 from pathlib import Path
 
-from components.program import engine_main
+from mlsite.components.program import engine_main
 
 engine_main(Path(__file__).resolve().parent)

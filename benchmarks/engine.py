@@ -150,7 +150,7 @@ def revealed(value: Any) -> Any:
 
 
 def lab_rounds(work: Path, repeats: int) -> dict[str, Any]:
-    from components.hosts.provider import HostDeployProvider
+    from mlsite.components.hosts.provider import HostDeployProvider
     from mlsite.lab import Lab, plan_lab
     from mlsite.spec import load_stack
 

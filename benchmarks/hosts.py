@@ -34,10 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
-from hosts.deploys import base  # noqa: E402
-from hosts.params import dump_params  # noqa: E402
-from hosts.render import base as render  # noqa: E402
-from hosts.runner import run  # noqa: E402
+from mlsite.hosts.deploys import base  # noqa: E402
+from mlsite.hosts.params import dump_params  # noqa: E402
+from mlsite.hosts.render import base as render  # noqa: E402
+from mlsite.hosts.runner import run  # noqa: E402
 from mlsite.lab import Lab, LabDirs, LabPlan, plan_lab  # noqa: E402
 from mlsite.lab.ssh import ssh_args  # noqa: E402
 from mlsite.spec import SiteSpec, load_file  # noqa: E402
@@ -313,7 +313,7 @@ NOTES = [
     "  execute pass, which would evaluate every operation and read every fact again.",
     "- One-command facts for files, accounts, systemd units and the distribution",
     "  (os-release parsed in memory; pyinfra's LinuxDistribution writes temporary files).",
-    "- Facts read in one batch per host (hosts/prefetch.py): the first run learns which",
+    "- Facts read in one batch per host (mlsite/hosts/prefetch.py): the first run learns which",
     "  commands a role's facts need by evaluating the deploy in a scratch state; later",
     "  runs with the same parameters reuse that list (a fact plan), so a converged host",
     "  answers all of them in one round trip, each fact in a subshell.",
@@ -328,8 +328,8 @@ NOTES = [
     "  host's data with the data layers resolved once per call, not once per key (the",
     "  runner's largest cost that grew with hosts: ~0.3 CPU-s of a 10-host run).",
     "- The runner sends each host its remembered fact batch before importing pyinfra",
-    "  (hosts/early.py): the hosts answer while the runner starts.",
-    "- Facts of one kind read together (hosts/facts_together.py): every text file of",
+    "  (mlsite/hosts/early.py): the hosts answer while the runner starts.",
+    "- Facts of one kind read together (mlsite/hosts/facts_together.py): every text file of",
     "  a batch with one stat and one sha1sum, every account with one getent, id, stat and",
     "  sha1sum; each answer rebuilt as its own command prints it.",
     "- mlsite's own operations where pyinfra's facts start a process each: packages",
@@ -359,7 +359,7 @@ def markdown(data: dict[str, Any]) -> str:
         "machines on this computer, reached over SSH; apt through the lab's apt-cacher-ng. "
         f"Re-apply times are the median of {data['repeats']} runs (Ansible: "
         f"{data.get('ansible_repeats', data['repeats'])}). mlsite times include the runner "
-        "subprocess start (`python -m hosts.runner`), as the Pulumi layer pays it.",
+        "subprocess start (`python -m mlsite.hosts.runner`), as the Pulumi layer pays it.",
         "",
         "| hosts | mlsite first (s) | mlsite re-apply (s) | changed on re-apply | mlsite re-apply, fresh logins (s) | Ansible first (s) | Ansible re-apply (s) | Ansible / mlsite re-apply |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -434,8 +434,8 @@ def main() -> int:
         "summary": report(rows),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "hosts.json").write_text(json.dumps(data, indent=2) + "\n")
-    (RESULTS / "hosts.md").write_text(markdown(data))
+    (RESULTS / "mlsite.hosts.json").write_text(json.dumps(data, indent=2) + "\n")
+    (RESULTS / "mlsite.hosts.md").write_text(markdown(data))
     print(markdown(data))
     return 0
 

@@ -206,9 +206,9 @@ def timed(fn: Any) -> float:
 
 def measure(debian: int, layout: Path, layers: list[tuple[int, str]]) -> dict[str, Any]:
     """Every transfer between lab-1 and lab-3 on lab hosts running Debian ``debian``."""
-    from hosts.deploys.image_prepull import CERTS_D
-    from hosts.render.containerd import hosts_toml
-    from hosts.runner import run as run_role
+    from mlsite.hosts.deploys.image_prepull import CERTS_D
+    from mlsite.hosts.render.containerd import hosts_toml
+    from mlsite.hosts.runner import run as run_role
     from mlsite.lab import Lab, plan_lab
     from mlsite.spec import load_stack
     from tests.conftest import LabSession, lab_test_dirs

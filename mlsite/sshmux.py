@@ -1,7 +1,7 @@
 """Where mlsite's shared SSH connections live, and how to end them.
 
 The host runner reaches hosts with the OpenSSH client over one master connection per
-``user@address:port`` (``hosts.openssh``), kept for ``MLSITE_SSH_PERSIST`` seconds after its
+``user@address:port`` (``mlsite.hosts.openssh``), kept for ``MLSITE_SSH_PERSIST`` seconds after its
 last command. Each master listens on a control socket named after its target, so anything
 that knows a host's address (the lab, when it powers a host off or goes down) can end it.
 """

@@ -8,7 +8,7 @@ apply; default base, network, gpu, containerd, monitoring_agent).
 
 import pulumi
 
-from components import Hosts, site_from_config
+from mlsite.components import Hosts, site_from_config
 
 DEFAULT_ROLES = ("base", "network", "gpu", "containerd", "monitoring_agent")
 

@@ -149,7 +149,7 @@ class LabSession:
 
 @pytest.fixture(scope="session", autouse=True)
 def fact_plans(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Fact plans (hosts.prefetch) of this session's runs, in the session's own directory
+    """Fact plans (mlsite.hosts.prefetch) of this session's runs, in the session's own directory
     rather than the user's cache (the runner subprocess inherits it)."""
     directory = tmp_path_factory.mktemp("fact-plans")
     directory.chmod(0o700)

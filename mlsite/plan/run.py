@@ -160,7 +160,7 @@ def read_stack(stack: str, root: Path | None = None) -> StackInput:
 
 def plan_input(si: StackInput) -> PlanRun:
     """Run the program of this checkout on a stack already read."""
-    from components.program import main  # the program of this checkout
+    from mlsite.components.program import main  # the program of this checkout
 
     regs = run_program(
         # partial, not a lambda: Pulumi walks every frame below a resource's constructor to

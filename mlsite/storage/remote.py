@@ -11,7 +11,7 @@ from mlsite.spec import Host
 
 def ssh_command(host: Host, stack_file: Path | None, command: str) -> list[str]:
     """The ssh argument list running ``command`` on ``host`` with mlsite's key and known_hosts."""
-    from hosts.connection import key_for, known_hosts_for
+    from mlsite.hosts.connection import key_for, known_hosts_for
 
     key = key_for(host, stack_file)
     args = ["ssh", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-p", str(host.ssh.port)]

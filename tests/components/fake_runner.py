@@ -1,4 +1,4 @@
-"""A stand-in for ``python -m hosts.runner`` (same JSON contract) for provider contract tests
+"""A stand-in for ``python -m mlsite.hosts.runner`` (same JSON contract) for provider contract tests
 where no lab is available. Each host's "configuration" is a file in $FAKE_RUNNER_STATE;
 every request is appended to requests.jsonl there (tests check what reached the runner)."""
 

@@ -22,7 +22,7 @@ from google.protobuf import json_format, struct_pb2
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from components.hosts.provider import HostDeployProvider
+from mlsite.components.hosts.provider import HostDeployProvider
 
 ROOT = Path(__file__).resolve().parents[2]
 TYPE = "pulumi-python:dynamic/hosts:HostDeploy"

@@ -7,7 +7,7 @@ import inspect
 
 import pulumi
 
-import components
+from mlsite import components
 from mlsite.plan.run import plan_stack
 
 HOST_DEPLOY = "pulumi-python:dynamic/hosts:HostDeploy"
@@ -42,4 +42,4 @@ def test_every_exported_component_has_a_docstring_and_a_token_matching_its_modul
         tokens[token] = name
     for name in components.__all__:
         assert getattr(components, name) is not None
-    importlib.import_module("components.site")
+    importlib.import_module("mlsite.components.site")

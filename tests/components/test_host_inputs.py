@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.hosts.inputs import code_hash, file_hashes, plan_groups, render_params
+from mlsite.components.hosts.inputs import code_hash, file_hashes, plan_groups, render_params
 from mlsite.plan.synthetic import generated_site
 from mlsite.spec import Secret, validate
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from components.hosts.runner_call import host_locks
+from mlsite.components.hosts.runner_call import host_locks
 
 
 def request(*addresses: str) -> dict[str, object]:

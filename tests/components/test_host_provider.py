@@ -12,7 +12,7 @@ import pytest
 from pulumi.dynamic import Config, ConfigureRequest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components.hosts.provider import HostDeployProvider, check_inputs, resolve_secrets
+from mlsite.components.hosts.provider import HostDeployProvider, check_inputs, resolve_secrets
 
 INPUTS: dict[str, Any] = {
     "role": "registry",
@@ -72,7 +72,7 @@ def test_pickled_provider_holds_no_credentials_even_after_configure() -> None:
     assert p._private_key
     blob = base64.b64decode(serialize_provider(p))
     assert b"CANARY" not in blob and b"/k" not in blob
-    assert b"components.hosts.provider" in blob  # by reference: small and code-free
+    assert b"mlsite.components.hosts.provider" in blob  # by reference: small and code-free
     assert len(blob) < 600
     again = dill.loads(blob)
     assert again._private_key is None and again.timeout_s == p.timeout_s
@@ -80,8 +80,8 @@ def test_pickled_provider_holds_no_credentials_even_after_configure() -> None:
 
 def test_provider_module_imports_neither_the_site_model_nor_components() -> None:
     code = (
-        "import sys, components.hosts.provider;"
-        "bad=[m for m in ('pydantic','mlsite.spec','components.site','pulumi_aws','pulumi_kubernetes','pyinfra') if m in sys.modules];"
+        "import sys, mlsite.components.hosts.provider;"
+        "bad=[m for m in ('pydantic','mlsite.spec','mlsite.components.site','pulumi_aws','pulumi_kubernetes','pyinfra') if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
@@ -93,7 +93,7 @@ def test_inputs_a_preview_cannot_know_yet_are_checked_at_up() -> None:
     params) as the unknown sentinel or as output values; they are not "malformed"."""
     import pulumi
 
-    from components.hosts.provider import UNKNOWN
+    from mlsite.components.hosts.provider import UNKNOWN
 
     pending = pulumi.Output.from_input("later")
     host = {"name": "a", "address": "10.0.0.1"}

@@ -13,8 +13,8 @@ import grpc
 import pytest
 from pulumi.runtime.proto import provider_pb2
 
-from components.hosts.inputs import code_hash, file_hashes, host_entry, render_params
-from components.hosts.provider import INPUT_KEYS
+from mlsite.components.hosts.inputs import code_hash, file_hashes, host_entry, render_params
+from mlsite.components.hosts.provider import INPUT_KEYS
 from tests.components.hostdeploy_grpc import ROOT, Engine, _dict, provider_server
 
 FAKE = f"{sys.executable} {ROOT / 'tests' / 'components' / 'fake_runner.py'}"
@@ -113,7 +113,7 @@ def test_check_failures_and_a_failed_host_reach_the_engine(tmp_path: Path) -> No
 
 @pytest.mark.lab
 def test_engine_lifecycle_against_a_lab_host(lab: Any) -> None:
-    from hosts.roles import get_role
+    from mlsite.hosts.roles import get_role
     from mlsite.spec import load_stack
 
     site = load_stack("lab").site

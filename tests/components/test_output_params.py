@@ -6,8 +6,8 @@ import pulumi
 from pulumi.runtime import rpc
 from pydantic import BaseModel, SecretStr
 
-from components.hosts.deploy import HostDeploy, HostDeployArgs
-from components.hosts.inputs import HostGroup
+from mlsite.components.hosts.deploy import HostDeploy, HostDeployArgs
+from mlsite.components.hosts.inputs import HostGroup
 from mlsite.plan.run import run_program
 from mlsite.spec import load_stack
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.hosts.roles import COMPONENT_ROLES, DATA_ROLES
+from mlsite.components.hosts.roles import COMPONENT_ROLES, DATA_ROLES
 from mlsite.plan.run import plan_stack
 from mlsite.spec import available_stacks
 
@@ -130,7 +130,7 @@ def test_secrets_are_marked_secret_and_params_hold_only_references(plan: dict[st
 
 
 def test_every_registered_role_is_planned_on_the_hosts_it_applies_to() -> None:
-    from hosts.roles import get_role, role_names
+    from mlsite.hosts.roles import get_role, role_names
     from mlsite.spec import load_stack
 
     site = load_stack("lab").site

@@ -7,10 +7,10 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-from hosts import operations
-from hosts.deploys import base
-from hosts.facts import Account, AccountState, TextFile, TextFileState
-from hosts.render import base as render
+from mlsite.hosts import operations
+from mlsite.hosts.deploys import base
+from mlsite.hosts.facts import Account, AccountState, TextFile, TextFileState
+from mlsite.hosts.render import base as render
 from mlsite.spec import SiteSpec
 from tests.hosts.fakehost import DEBIAN_12, UBUNTU_24, plan
 

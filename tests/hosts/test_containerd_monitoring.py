@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from hosts.deploys import containerd, monitoring_agent
-from hosts.params import dump_params, secret_values
+from mlsite.hosts.deploys import containerd, monitoring_agent
+from mlsite.hosts.params import dump_params, secret_values
 from tests.hosts.fakehost import DEBIAN_12, plan
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hosts.deploys import disks
-from hosts.facts import DiskContents, DiskProbe
+from mlsite.hosts.deploys import disks
+from mlsite.hosts.facts import DiskContents, DiskProbe
 from tests.hosts.fakehost import DEBIAN_12, plan
 
 OSD = "/dev/disk/by-id/ata-SSD_1"

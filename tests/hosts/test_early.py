@@ -1,4 +1,4 @@
-"""hosts.early: remembered fact batches replayed when the runner starts."""
+"""mlsite.hosts.early: remembered fact batches replayed when the runner starts."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from hosts import early, prefetch
-from hosts.params import RoleParams, SecretText
+from mlsite.hosts import early, prefetch
+from mlsite.hosts.params import RoleParams, SecretText
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def test_prefetch_serves_the_replayed_answers_without_sending_anything(
 ) -> None:
     from pyinfra.api.state import StateStage
 
-    from hosts.deploys import base
+    from mlsite.hosts.deploys import base
 
     commands = ["uname -s", "echo two lines; echo second"]
     token = "@@mlsite-fact-test"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from hosts.deploys import gpu
-from hosts.facts import NvidiaGpus, parse_nvidia_smi_csv
-from hosts.roles import get_role
+from mlsite.hosts.deploys import gpu
+from mlsite.hosts.facts import NvidiaGpus, parse_nvidia_smi_csv
+from mlsite.hosts.roles import get_role
 from mlsite.spec import SiteSpec
 from mlsite.spec.hosts import Gpu
 from mlsite.versions import pin

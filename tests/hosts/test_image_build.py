@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from hosts.deploys import image_build
-from hosts.deploys.image_build import ImageToBuild, Params
-from hosts.roles import get_role
 from mlsite import pki
+from mlsite.hosts.deploys import image_build
+from mlsite.hosts.deploys.image_build import ImageToBuild, Params
+from mlsite.hosts.roles import get_role
 from mlsite.spec import Role, load_stack
 from tests.hosts.fakehost import DEBIAN_12, plan
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hosts.deploys import image_prepull
-from hosts.roles import get_role
+from mlsite.hosts.deploys import image_prepull
+from mlsite.hosts.roles import get_role
 from mlsite.spec import load_stack
 from tests.hosts.fakehost import DEBIAN_12, plan
 

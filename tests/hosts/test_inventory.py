@@ -6,8 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from hosts.inventory import MlsiteHostData, build_inventory
-from hosts.roles import get_role, role_names
+from mlsite.hosts.inventory import MlsiteHostData, build_inventory
+from mlsite.hosts.roles import get_role, role_names
 from mlsite.spec import SiteSpec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +44,11 @@ def test_pyinfra_cli_loads_the_inventory(tmp_path: Path) -> None:
     # pyinfra's own `debug-inventory` lists hosts and groups without connecting (it then
     # fails to JSON-print the typed host data, which is not JSON: only the listing matters).
     proc = subprocess.run(
-        [str(ROOT / ".venv/bin/pyinfra"), str(ROOT / "hosts/inventory.py"), "debug-inventory"],
+        [
+            str(ROOT / ".venv/bin/pyinfra"),
+            str(ROOT / "mlsite/hosts/inventory.py"),
+            "debug-inventory",
+        ],
         cwd=tmp_path,
         env={
             **os.environ,

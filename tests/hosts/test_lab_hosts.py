@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from hosts.params import dump_params
-from hosts.roles import get_role
-from hosts.runner import run
+from mlsite.hosts.params import dump_params
+from mlsite.hosts.roles import get_role
+from mlsite.hosts.runner import run
 from mlsite.spec import SiteSpec, load_stack
 from tests.conftest import LabSession
 
@@ -145,8 +145,8 @@ def test_services_run(converged: LabSession) -> None:
 
 def test_dry_run_reports_manual_drift(converged: LabSession) -> None:
     """Also when the facts come from the batch the runner replays at its start
-    (``hosts.early``): what it replays is the question, the answers are read fresh."""
-    from hosts import early
+    (``mlsite.hosts.early``): what it replays is the question, the answers are read fresh."""
+    from mlsite.hosts import early
 
     lab = converged
     for _ in range(2):  # a converged host's request plan holds its one batch after this
@@ -206,7 +206,12 @@ def test_disk_with_a_filesystem_is_refused_without_wipe(converged: LabSession) -
 
 def test_pyinfra_cli_runs_a_deploy_file_with_the_site_inventory(converged: LabSession) -> None:
     proc = subprocess.run(
-        [str(ROOT / ".venv/bin/pyinfra"), "-y", "hosts/inventory.py", "hosts/deploys/base.py"],
+        [
+            str(ROOT / ".venv/bin/pyinfra"),
+            "-y",
+            "mlsite/hosts/inventory.py",
+            "mlsite/hosts/deploys/base.py",
+        ],
         cwd=ROOT,
         env={**os.environ, "MLSITE_STACK": "lab", "MLSITE_SSH_KEY": str(converged.ssh_key)},
         capture_output=True,
@@ -220,13 +225,13 @@ def test_pyinfra_cli_runs_a_deploy_file_with_the_site_inventory(converged: LabSe
 def test_batched_fact_reads_plan_what_one_by_one_reads_plan(
     converged: LabSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """hosts.prefetch serves the prepare stage from a few batched reads per host: with drift
+    """mlsite.hosts.prefetch serves the prepare stage from a few batched reads per host: with drift
     made by hand, every role's dry run plans exactly what reading each fact alone plans, and
     what pyinfra's own connector plans, whether the batch comes from the fact plan the apply
     remembered (one SSH command on a converged host) or from discovery rounds."""
-    from hosts import openssh
-    from hosts.execute import execute, target_inventory
-    from hosts.request import RunRequest
+    from mlsite.hosts import openssh
+    from mlsite.hosts.execute import execute, target_inventory
+    from mlsite.hosts.request import RunRequest
 
     lab = converged
     sent: dict[str, list[str]] = {}
@@ -282,11 +287,11 @@ def test_batched_fact_reads_plan_what_one_by_one_reads_plan(
 
 
 def test_facts_read_together_equal_each_read_alone_on_a_lab_host(converged: LabSession) -> None:
-    """Combinable facts (``hosts.facts_together.COMBINABLE``) on a configured host: site users with
+    """Combinable facts (``mlsite.hosts.facts_together.COMBINABLE``) on a configured host: site users with
     and without authorized_keys, root, a missing user; the base role's files, a directory,
     a missing file. The batch's rebuilt lines equal each command's own output."""
-    from hosts import prefetch
-    from hosts.facts import Account, TextFile
+    from mlsite.hosts import prefetch
+    from mlsite.hosts.facts import Account, TextFile
 
     lab = converged
     lab.run(

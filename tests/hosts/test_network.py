@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import yaml
 
-from hosts.deploys import network
-from hosts.render import network as render
-from hosts.render.network import BondConf, HostNetwork, NicConf, VlanConf
+from mlsite.hosts.deploys import network
+from mlsite.hosts.render import network as render
+from mlsite.hosts.render.network import BondConf, HostNetwork, NicConf, VlanConf
 from mlsite.spec import SiteSpec
 from tests.hosts.fakehost import DEBIAN_12, UBUNTU_22, plan
 

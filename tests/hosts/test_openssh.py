@@ -17,8 +17,8 @@ from pyinfra.api import Config, Inventory, State, StringCommand
 from pyinfra.api.connect import connect_all, disconnect_all
 from pyinfra.api.exceptions import PyinfraError
 
-from hosts import openssh
 from mlsite import sshmux
+from mlsite.hosts import openssh
 from tests.conftest import LabSession
 
 # -- without hosts ---------------------------------------------------------------------------

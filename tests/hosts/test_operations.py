@@ -1,4 +1,4 @@
-"""hosts.operations and the facts they read: the commands each plans, and each fact's
+"""mlsite.hosts.operations and the facts they read: the commands each plans, and each fact's
 command run for real on this machine against what pyinfra's own fact reads."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pyinfra.api.facts import FactBase
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.server import Timezone
 
-from hosts import operations
-from hosts.facts import (
+from mlsite.hosts import operations
+from mlsite.hosts.facts import (
     AptListsFresh,
     GroupId,
     HostName,

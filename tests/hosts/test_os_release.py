@@ -6,8 +6,8 @@ from unittest.mock import patch
 
 import pytest
 
-from hosts.distro import Distro, UnsupportedDistribution, distro
-from hosts.facts import OsRelease
+from mlsite.hosts.distro import Distro, UnsupportedDistribution, distro
+from mlsite.hosts.facts import OsRelease
 
 DEBIAN_12 = """PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
 NAME="Debian GNU/Linux"
@@ -89,7 +89,7 @@ def test_other_releases_are_refused_with_the_supported_list(text: str) -> None:
 
 def _distro_of(text: str) -> Distro:
     fact = OsRelease().process(text.splitlines())
-    with patch("hosts.distro.host") as fake:
+    with patch("mlsite.hosts.distro.host") as fake:
         fake.name = "h1"
         fake.get_fact.return_value = fact
         return distro()

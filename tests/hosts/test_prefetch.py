@@ -15,9 +15,9 @@ from pydantic import SecretStr
 from pyinfra.api.state import StateStage
 from pyinfra.connectors.util import CommandOutput, OutputLine
 
-from hosts import prefetch
-from hosts.deploys import base
-from hosts.params import RoleParams, SecretText
+from mlsite.hosts import prefetch
+from mlsite.hosts.deploys import base
+from mlsite.hosts.params import RoleParams, SecretText
 from mlsite.spec import SiteSpec
 
 COMMANDS = [
@@ -80,7 +80,7 @@ def _combined_equals_alone(commands: list[str], run: Any = None) -> dict[int, An
 
 def test_text_files_read_together_equal_each_read_alone(tmp_path: Path) -> None:
     """Five kinds of path, one stat and one sha1sum for all, the same lines as alone."""
-    from hosts.facts import TextFile
+    from mlsite.hosts.facts import TextFile
 
     (tmp_path / "plain").write_text("a\n")
     (tmp_path / "private").write_text("secret-looking\n")
@@ -106,7 +106,7 @@ def test_text_files_read_together_equal_each_read_alone(tmp_path: Path) -> None:
 def test_accounts_read_together_equal_each_read_alone() -> None:
     """Real accounts of this machine (a home with and without .ssh, a missing home, no
     such user): one getent, id, stat and sha1sum for all, the same lines as alone."""
-    from hosts.facts import Account
+    from mlsite.hosts.facts import Account
 
     users = ["root", "nobody", "daemon", "mlsite-no-such-user"]
     commands = [Account().command(u) for u in users]
@@ -119,7 +119,7 @@ def test_accounts_read_together_equal_each_read_alone() -> None:
 
 def test_commands_that_only_look_combinable_run_alone() -> None:
     """A command is combined only when it is exactly the fact's command for its argument."""
-    from hosts.facts import Account, TextFile
+    from mlsite.hosts.facts import Account, TextFile
 
     edited = TextFile().command("/etc/hosts").replace("sha1sum", "md5sum")
     odd_user = Account().command("Bad User")  # not a name useradd accepts
@@ -128,7 +128,7 @@ def test_commands_that_only_look_combinable_run_alone() -> None:
 
 
 def test_a_combined_frame_that_fails_leaves_its_commands_to_run_alone() -> None:
-    from hosts.facts import TextFile
+    from mlsite.hosts.facts import TextFile
 
     commands = [TextFile().command("/etc/hosts"), TextFile().command("/etc/hostname")]
     lines = ["@@t g0", "0 parent", "", "@@t g0 1"]
@@ -162,7 +162,7 @@ def test_discovery_learns_the_distribution_first_then_the_rest(
 def test_deploys_reading_other_hosts_or_keeping_state_are_never_batched() -> None:
     """A scratch evaluation of the ceph deploy would read the bootstrap monitor's keyring as
     empty and cache freshly made cluster keys; such roles read their facts one by one."""
-    from hosts.roles import get_role
+    from mlsite.hosts.roles import get_role
 
     assert not get_role("ceph").batch_facts and not get_role("nfs_ha").batch_facts
     assert get_role("base").batch_facts

@@ -1,4 +1,4 @@
-"""hosts.pyinfra_cache: the kept answers equal what pyinfra computes itself."""
+"""mlsite.hosts.pyinfra_cache: the kept answers equal what pyinfra computes itself."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pyinfra.api import Config, Inventory, State
 from pyinfra.api.exceptions import ArgumentTypeError
 from pyinfra.api.host import HostData
 
-from hosts import pyinfra_cache
+from mlsite.hosts import pyinfra_cache
 
 pyinfra_cache.install()
 

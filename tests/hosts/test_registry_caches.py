@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from hosts.deploys import registry
-from hosts.facts import UnitState
 from mlsite import pki
+from mlsite.hosts.deploys import registry
+from mlsite.hosts.facts import UnitState
 from mlsite.spec import Role, Secret, load_stack
 from tests.hosts.fakehost import DEBIAN_12, Plan, plan
 

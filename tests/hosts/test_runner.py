@@ -8,9 +8,9 @@ import sys
 
 from pydantic import SecretStr
 
-from hosts.deploys import containerd
-from hosts.params import dump_params
-from hosts.runner import run
+from mlsite.hosts.deploys import containerd
+from mlsite.hosts.params import dump_params
+from mlsite.hosts.runner import run
 
 SECRET = "s3cr3t-pull-password"
 
@@ -37,7 +37,7 @@ def _request(**changes: object) -> dict[str, object]:
 
 def _raw(text: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hosts.runner"],
+        [sys.executable, "-m", "mlsite.hosts.runner"],
         input=text,
         capture_output=True,
         text=True,

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from components.images.context import image_tag
-from hosts.deploys import containerd, image_build, image_prepull
-from hosts.params import dump_params
-from hosts.runner import run
+from mlsite.components.images.context import image_tag
+from mlsite.hosts.deploys import containerd, image_build, image_prepull
+from mlsite.hosts.params import dump_params
+from mlsite.hosts.runner import run
 from mlsite.spec import Role, load_stack
 from tests.conftest import LabSession
 from tests.hosts.test_lab_hosts import _request

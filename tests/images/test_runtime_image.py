@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from components.images.context import CONTEXT_DIR, build_args, image_tag, pinned_args
-from components.registry import Registry
+from mlsite.components.images.context import CONTEXT_DIR, build_args, image_tag, pinned_args
+from mlsite.components.registry import Registry
 from mlsite.plan.run import run_program
 from mlsite.spec import load_stack
 
@@ -75,7 +75,7 @@ def test_package_sets_reach_the_build_and_the_dockerfile_default_is_the_spec_def
 def test_runtime_image_builds_on_the_build_host_with_the_hash_tag(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from components.images import RuntimeImage
+    from mlsite.components.images import RuntimeImage
 
     monkeypatch.setenv("MLSITE_LAB_REGISTRY_PUSH_PASSWORD", "push-canary-3")
     monkeypatch.setenv("MLSITE_LAB_REGISTRY_PULL_PASSWORD", "pull-canary-4")
@@ -108,7 +108,7 @@ def test_runtime_image_builds_on_the_build_host_with_the_hash_tag(
 
 
 def test_a_site_builds_its_images_one_after_the_other(monkeypatch: pytest.MonkeyPatch) -> None:
-    from components import Site
+    from mlsite.components import Site
 
     monkeypatch.setattr("mlsite.spec.Secret.reveal", lambda self: "canary", raising=True)
     site = load_stack("akiba").site

@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from hosts.deploys.registry import CaMaterial, params_for
-from hosts.params import dump_params
 from mlsite import pki
+from mlsite.hosts.deploys.registry import CaMaterial, params_for
+from mlsite.hosts.params import dump_params
 from mlsite.spec import Role, Secret, load_stack
 
 PUSH_ENV, PULL_ENV = "MLSITE_LAB_REGISTRY_PUSH_PASSWORD", "MLSITE_LAB_REGISTRY_PULL_PASSWORD"

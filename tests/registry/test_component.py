@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pulumi.runtime import rpc
 
-from components.registry import Registry
-from components.registry.ca import SiteCaProvider
 from mlsite import pki
+from mlsite.components.registry import Registry
+from mlsite.components.registry.ca import SiteCaProvider
 from mlsite.plan.run import run_program
 from mlsite.spec import load_stack
 
@@ -56,7 +56,7 @@ def test_site_ca_provider_generates_once_and_replaces_on_change() -> None:
 
 
 def test_registry_runs_after_the_base_layer_of_its_hosts() -> None:
-    from components.hosts.hosts import Hosts
+    from mlsite.components.hosts.hosts import Hosts
 
     site = load_stack("lab").site
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from hosts.runner import run
 from mlsite import pki
+from mlsite.hosts.runner import run
 from tests.conftest import LabSession
 from tests.registry.labrun import registry_request
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hosts.params import dump_params
-from hosts.roles import get_role
-from hosts.runner import run
+from mlsite.hosts.params import dump_params
+from mlsite.hosts.roles import get_role
+from mlsite.hosts.runner import run
 from mlsite.spec import SiteSpec, load_stack
 from tests.conftest import LAB_STACK, LabSession
 

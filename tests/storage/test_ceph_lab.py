@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from components.storage.keys import CephKeysProvider
+from mlsite.components.storage.keys import CephKeysProvider
 from mlsite.storage.ceph_plan import failure_domains
 from mlsite.storage.keys import parse_keyring
 from tests.storage.conftest import CephOnLab

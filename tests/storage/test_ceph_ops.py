@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from hosts.deploys import ceph_keys
-from hosts.deploys.ceph import Params, ceph, params_for
-from hosts.deploys.ceph_pools import LAB_FAST_FAILURE_DETECTION, central_config, planned_commands
-from hosts.deploys.disks import DiskRefused
-from hosts.distro import UnsupportedDistribution
-from hosts.facts import DiskContents
+from mlsite.hosts.deploys import ceph_keys
+from mlsite.hosts.deploys.ceph import Params, ceph, params_for
+from mlsite.hosts.deploys.ceph_pools import (
+    LAB_FAST_FAILURE_DETECTION,
+    central_config,
+    planned_commands,
+)
+from mlsite.hosts.deploys.disks import DiskRefused
+from mlsite.hosts.distro import UnsupportedDistribution
+from mlsite.hosts.facts import DiskContents
 from mlsite.spec import load_stack
 from mlsite.storage.ceph_plan import config_commands
 from mlsite.storage.keys import generate_key

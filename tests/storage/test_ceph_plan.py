@@ -7,7 +7,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hosts.render.ceph import ceph_conf
+from mlsite.hosts.render.ceph import ceph_conf
 from mlsite.spec.storage import Pool
 from mlsite.storage import ceph_plan
 from mlsite.storage.keys import generate_key, is_key, keyring, parse_keyring

@@ -7,10 +7,10 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.storage.ceph import CephCluster
-from components.storage.databases import PersonalDatabases
-from components.storage.nfs import NfsHa
-from hosts.deploys.nfs_ha import NfsRefused
+from mlsite.components.storage.ceph import CephCluster
+from mlsite.components.storage.databases import PersonalDatabases
+from mlsite.components.storage.nfs import NfsHa
+from mlsite.hosts.deploys.nfs_ha import NfsRefused
 from mlsite.plan.mocks import PlanMocks
 from mlsite.plan.run import run_program
 from mlsite.spec import load_stack

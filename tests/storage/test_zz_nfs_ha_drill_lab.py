@@ -18,7 +18,7 @@ from tests.storage.labrun import apply_role, changed, errors
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.nfs_failover import LAST_ERROR, UID, drill, nfs_get, nfs_put, write
-from hosts.deploys.nfs_ha import MOUNT
+from mlsite.hosts.deploys.nfs_ha import MOUNT
 
 pytestmark = pytest.mark.lab
 IP = "10.77.0.100"

@@ -1,0 +1,36 @@
+"""Entry used when a deploy file runs under the pyinfra CLI (``pyinfra inventory deploy``)."""
+
+from __future__ import annotations
+
+from pyinfra.context import host, inventory
+
+from mlsite.hosts.inventory import MlsiteHostData
+from mlsite.hosts.params import RoleParams
+from mlsite.hosts.roles import get_role
+
+_PARAMS: dict[tuple[str, int], RoleParams] = {}
+
+
+def run_deploy_file(role_name: str) -> None:
+    """Apply ``role_name`` to the current host with parameters built from the site.
+
+    Parameters are computed once per run from every inventory host the role applies to, as
+    the runner would for the same group."""
+    role = get_role(role_name)
+    data = host.data.get("mlsite")
+    if not isinstance(data, MlsiteHostData):
+        raise RuntimeError(
+            f"{host.name}: no mlsite host data; use mlsite/hosts/inventory.py as inventory"
+        )
+    if not role.applies_to(data.host):
+        return
+    key = (role_name, id(data.site))
+    if key not in _PARAMS:
+        members = tuple(
+            h.data.mlsite.host
+            for h in inventory
+            if isinstance(h.data.get("mlsite"), MlsiteHostData)
+            and role.applies_to(h.data.mlsite.host)
+        )
+        _PARAMS[key] = role.params_for(data.site, members)
+    role.deploy(_PARAMS[key])

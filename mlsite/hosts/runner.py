@@ -1,0 +1,182 @@
+"""Apply or dry-run one role's deploy on hosts, in a process of its own.
+
+``python -m mlsite.hosts.runner`` reads ONE JSON request on stdin::
+
+    {"mode": "apply" | "dry-run", "role": "base",
+     "hosts": [{"name": str, "address": str, "port": int, "user": str, "key_file": str | null}],
+     "params": {...the role's parameters...}}
+
+and writes ONE JSON result on stdout::
+
+    {"ok": bool, "role": str, "mode": str, "elapsed_s": float,
+     "hosts": {"<name>": {"changed": int, "operations": [{"name": str, "changed": bool}],
+                          "errors": [str]}}}
+
+Exit status: 0 when ok, 1 when some host failed, 2 for a bad request (``error`` says why).
+Secrets arrive only inside ``params`` on stdin; they never appear on argv, in the result or
+in the log (stderr): every plain secret value is replaced by ``[secret]``.
+
+``run(request)`` spawns that process (the Pulumi layer calls it: pyinfra must not run in the
+provider's worker threads).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlsite.hosts import early
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from mlsite.hosts.request import RunResult
+
+EXIT_OK, EXIT_HOST_FAILED, EXIT_BAD_REQUEST = 0, 1, 2
+DEFAULT_TIMEOUT_S = 3600.0
+
+
+class RunnerError(RuntimeError):
+    """The runner process did not produce a result."""
+
+
+class _Redact(logging.Filter):
+    def __init__(self, secrets: set[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from mlsite.hosts.params import redact
+
+        record.msg = redact(record.getMessage(), self.secrets)
+        record.args = None
+        return True
+
+
+def _bad(message: str, data: Any, started: float) -> tuple[RunResult, int]:
+    from mlsite.hosts.request import RunResult
+
+    role = data.get("role") if isinstance(data, dict) else None
+    mode = data.get("mode") if isinstance(data, dict) else None
+    result = RunResult(
+        ok=False,
+        role=role if isinstance(role, str) else "",
+        mode=mode if isinstance(mode, str) else "",
+        elapsed_s=round(time.monotonic() - started, 3),
+        hosts={},
+        error=message,
+    )
+    return result, EXIT_BAD_REQUEST
+
+
+def handle(text: str) -> tuple[RunResult, int]:
+    """Parse and run one request; the result and the exit status."""
+    from pydantic import ValidationError
+
+    from mlsite.hosts.execute import execute, target_inventory
+    from mlsite.hosts.params import redact, secret_values
+    from mlsite.hosts.request import RunRequest, RunResult
+    from mlsite.hosts.roles import get_role
+
+    started = time.monotonic()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return _bad(f"request is not JSON: {exc.msg} at line {exc.lineno}", None, started)
+    try:
+        request = RunRequest.model_validate(data)
+    except ValidationError as exc:
+        return _bad(f"bad request: {_errors(exc)}", data, started)
+    try:
+        role = get_role(request.role)
+    except KeyError as exc:
+        return _bad(str(exc.args[0]), data, started)
+    try:
+        params = role.params_model.model_validate(request.params)
+    except ValidationError as exc:
+        return _bad(f"bad params for role {role.name}: {_errors(exc)}", data, started)
+    names = [t.name for t in request.hosts]
+    if len(set(names)) != len(names):
+        return _bad("host names must be unique", data, started)
+
+    secrets = secret_values(params)
+    redacting = _Redact(secrets)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redacting)
+    hosts = execute(
+        target_inventory(request.hosts),
+        role.deploy,
+        params,
+        request.mode,
+        prefetch_facts=role.batch_facts,
+    )
+    hosts = {
+        name: result.model_copy(update={"errors": tuple(redact(e, secrets) for e in result.errors)})
+        for name, result in hosts.items()
+    }
+    ok = not any(result.errors for result in hosts.values())
+    result = RunResult(
+        ok=ok,
+        role=role.name,
+        mode=request.mode,
+        elapsed_s=round(time.monotonic() - started, 3),
+        hosts=hosts,
+    )
+    return result, EXIT_OK if ok else EXIT_HOST_FAILED
+
+
+def _errors(exc: ValidationError) -> str:
+    # input values are left out: params may hold secrets
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+    )
+
+
+def main() -> int:
+    """The ``python -m mlsite.hosts.runner`` entry."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
+    text = sys.stdin.read()
+    # each host reads the facts it needed last time while pyinfra is being imported
+    with contextlib.suppress(ValueError):
+        early.start(json.loads(text))
+    out = sys.stdout
+    # pyinfra and paramiko may print; stdout carries only the result.
+    with contextlib.redirect_stdout(sys.stderr):
+        result, status = handle(text)
+    out.write(json.dumps(result.to_json()) + "\n")
+    out.flush()
+    return status
+
+
+def run(request: dict[str, Any], *, timeout_s: float = DEFAULT_TIMEOUT_S) -> dict[str, Any]:
+    """Run ``request`` in a ``python -m mlsite.hosts.runner`` subprocess; its JSON result.
+
+    Raises RunnerError when the process dies without a result (its stderr tail, which never
+    holds secrets, is in the message)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlsite.hosts.runner"],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        cwd=Path(__file__).resolve().parent.parent,
+        check=False,
+    )
+    try:
+        result = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        tail = "\n".join(proc.stderr.splitlines()[-20:])
+        raise RunnerError(f"runner exited {proc.returncode} without a result:\n{tail}") from None
+    if not isinstance(result, dict):
+        raise RunnerError(f"runner printed {type(result).__name__}, not an object")
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
