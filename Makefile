@@ -58,7 +58,7 @@ test-fast: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict mlsite hosts components
+	$(BIN)/mypy --strict mlsite
 
 format: venv
 	$(BIN)/ruff check --fix .

@@ -35,8 +35,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(ROOT))
 
 from mlsite.hosts.deploys import base  # noqa: E402
+from mlsite.hosts.deploys.base import render  # noqa: E402
 from mlsite.hosts.params import dump_params  # noqa: E402
-from mlsite.hosts.render import base as render  # noqa: E402
 from mlsite.hosts.runner import run  # noqa: E402
 from mlsite.lab import Lab, LabDirs, LabPlan, plan_lab  # noqa: E402
 from mlsite.lab.ssh import ssh_args  # noqa: E402

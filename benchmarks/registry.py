@@ -206,8 +206,8 @@ def timed(fn: Any) -> float:
 
 def measure(debian: int, layout: Path, layers: list[tuple[int, str]]) -> dict[str, Any]:
     """Every transfer between lab-1 and lab-3 on lab hosts running Debian ``debian``."""
+    from mlsite.hosts.deploys.containerd.render import hosts_toml
     from mlsite.hosts.deploys.image_prepull import CERTS_D
-    from mlsite.hosts.render.containerd import hosts_toml
     from mlsite.hosts.runner import run as run_role
     from mlsite.lab import Lab, plan_lab
     from mlsite.spec import load_stack

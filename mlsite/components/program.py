@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pulumi
 
-from mlsite.components.site import Site
+from mlsite.components.site import Site, SiteArgs
 from mlsite.spec import CONFIG_KEY, SiteSpec, project_root, validate
 
 
@@ -22,7 +22,7 @@ def site_from_config() -> SiteSpec:
 def whole_site() -> Site:
     """Build every part of the site description."""
     site = site_from_config()
-    built = Site(site.site.name, site)
+    built = Site(site.site.name, SiteArgs(site))
     pulumi.export("site", built.name)
     return built
 

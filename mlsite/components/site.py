@@ -8,13 +8,14 @@ from typing import TypeVar
 
 import pulumi
 
-from mlsite.components.hosts.hosts import Hosts
-from mlsite.components.images.runtime_image import RuntimeImage
-from mlsite.components.registry.ca import SiteCaOutputs, site_ca
-from mlsite.components.registry.registry import Registry
-from mlsite.components.storage.ceph import CephCluster
-from mlsite.components.storage.databases import PersonalDatabases
-from mlsite.components.storage.nfs import NfsHa
+from mlsite.components.ca import SiteCaOutputs, site_ca
+from mlsite.components.hosts.hosts import Hosts, HostsArgs
+from mlsite.components.images.runtime_image import RuntimeImage, RuntimeImageArgs
+from mlsite.components.options import child_options
+from mlsite.components.registry.registry import Registry, RegistryArgs
+from mlsite.components.storage.ceph import CephCluster, CephClusterArgs
+from mlsite.components.storage.databases import PersonalDatabases, PersonalDatabasesArgs
+from mlsite.components.storage.nfs import NfsHa, NfsHaArgs
 from mlsite.spec import Role, SiteSpec
 
 C = TypeVar("C", bound=pulumi.ComponentResource)
@@ -46,14 +47,14 @@ class Part:
 
 
 def _hosts(b: Build) -> dict[str, pulumi.ComponentResource]:
-    return {"hosts": Hosts(f"{b.name}-hosts", b.site, b.opts, site_ca_pem=b.ca.cert_pem)}
+    return {"hosts": Hosts(f"{b.name}-hosts", HostsArgs(b.site, ca=b.ca), b.opts)}
 
 
 def _registry(b: Build) -> dict[str, pulumi.ComponentResource]:
     if b.site.registry is None or not b.site.hosts_with(Role.REGISTRY):
         return {}
     hosts = b.part("hosts", Hosts)
-    return {"registry": Registry(f"{b.name}-registry", b.site, b.opts, hosts=hosts, ca=b.ca)}
+    return {"registry": Registry(f"{b.name}-registry", RegistryArgs(hosts), b.opts)}
 
 
 def _images(b: Build) -> dict[str, pulumi.ComponentResource]:
@@ -64,12 +65,7 @@ def _images(b: Build) -> dict[str, pulumi.ComponentResource]:
     after: list[pulumi.Resource] = []  # one build host: its builds run one after the other
     for image in b.site.images:
         built = RuntimeImage(
-            f"{b.name}-image-{image.name}",
-            image,
-            b.opts,
-            site=b.site,
-            registry=registry,
-            after=after,
+            f"{b.name}-image-{image.name}", RuntimeImageArgs(image, registry, after), b.opts
         )
         images[f"image:{image.name}"] = built
         if built.build is not None:
@@ -80,21 +76,20 @@ def _images(b: Build) -> dict[str, pulumi.ComponentResource]:
 def _ceph(b: Build) -> dict[str, pulumi.ComponentResource]:
     if b.site.storage.ceph is None:
         return {}
-    base = b.part("hosts", Hosts).base
-    return {"ceph": CephCluster(f"{b.name}-ceph", b.site, b.opts, depends_on=list(base))}
+    return {"ceph": CephCluster(f"{b.name}-ceph", CephClusterArgs(b.part("hosts", Hosts)), b.opts)}
 
 
 def _nfs(b: Build) -> dict[str, pulumi.ComponentResource]:
     if b.site.storage.nfs is None:
         return {}
-    return {"nfs": NfsHa(f"{b.name}-nfs", b.site, b.opts, ceph=b.part("ceph", CephCluster))}
+    return {"nfs": NfsHa(f"{b.name}-nfs", NfsHaArgs(b.part("ceph", CephCluster)), b.opts)}
 
 
 def _databases(b: Build) -> dict[str, pulumi.ComponentResource]:
     if not b.site.databases.personal:
         return {}
-    ceph = b.part("ceph", CephCluster)
-    return {"databases": PersonalDatabases(f"{b.name}-databases", b.site, b.opts, ceph=ceph)}
+    args = PersonalDatabasesArgs(b.part("ceph", CephCluster))
+    return {"databases": PersonalDatabases(f"{b.name}-databases", args, b.opts)}
 
 
 PARTS: tuple[Part, ...] = (
@@ -108,6 +103,14 @@ PARTS: tuple[Part, ...] = (
 """The parts in build order; a new part is one function and one line here."""
 
 
+@dataclass(frozen=True)
+class SiteArgs:
+    """What ``Site`` builds: every part of one site description."""
+
+    site: SiteSpec
+    """The site description (``mlsite.spec.load_stack`` or ``site_from_config``)."""
+
+
 class Site(pulumi.ComponentResource):
     """A machine-learning site built from its description."""
 
@@ -119,10 +122,11 @@ class Site(pulumi.ComponentResource):
     """The site CA certificate, trusted by every host."""
 
     def __init__(
-        self, name: str, site: SiteSpec, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: SiteArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        site = args.site
         super().__init__("mlsite:site:Site", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         build = Build(name, site, child, site_ca(f"{name}-ca", site, child))
         for part in PARTS:
             build.built.update(part.build(build))

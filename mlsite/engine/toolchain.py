@@ -234,8 +234,8 @@ def plugin_scripts(python: Path) -> dict[str, str]:
             f'exec "{python}" -u -m mlsite.engine.language_host "$@"\n'
         ),
         "pulumi-resource-pulumi-python": (
-            f"#!/bin/sh\n# Serves Pulumi Python dynamic providers (pulumi.dynamic).\n"
-            f'exec "{python}" -u -m pulumi.dynamic "$@"\n'
+            f"#!/bin/sh\n# Serves Pulumi Python dynamic providers (mlsite.engine.dynamic_host).\n"
+            f'exec "{python}" -u -m mlsite.engine.dynamic_host "$@"\n'
         ),
     }
 

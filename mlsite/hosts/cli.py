@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pyinfra.context import host, inventory
 
+from mlsite.hosts.deploys import get as get_deploy
 from mlsite.hosts.inventory import MlsiteHostData
 from mlsite.hosts.params import RoleParams
-from mlsite.hosts.roles import get_role
 
 _PARAMS: dict[tuple[str, int], RoleParams] = {}
 
@@ -16,7 +16,7 @@ def run_deploy_file(role_name: str) -> None:
 
     Parameters are computed once per run from every inventory host the role applies to, as
     the runner would for the same group."""
-    role = get_role(role_name)
+    role = get_deploy(role_name)
     data = host.data.get("mlsite")
     if not isinstance(data, MlsiteHostData):
         raise RuntimeError(
@@ -33,4 +33,4 @@ def run_deploy_file(role_name: str) -> None:
             and role.applies_to(h.data.mlsite.host)
         )
         _PARAMS[key] = role.params_for(data.site, members)
-    role.deploy(_PARAMS[key])
+    role.function()(_PARAMS[key])

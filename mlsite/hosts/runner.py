@@ -79,10 +79,10 @@ def handle(text: str) -> tuple[RunResult, int]:
     """Parse and run one request; the result and the exit status."""
     from pydantic import ValidationError
 
+    from mlsite.hosts.deploys import get as get_deploy
     from mlsite.hosts.execute import execute, target_inventory
     from mlsite.hosts.params import redact, secret_values
     from mlsite.hosts.request import RunRequest, RunResult
-    from mlsite.hosts.roles import get_role
 
     started = time.monotonic()
     try:
@@ -94,9 +94,9 @@ def handle(text: str) -> tuple[RunResult, int]:
     except ValidationError as exc:
         return _bad(f"bad request: {_errors(exc)}", data, started)
     try:
-        role = get_role(request.role)
+        role = get_deploy(request.role)
     except KeyError as exc:
-        return _bad(str(exc.args[0]), data, started)
+        return _bad(str(exc), data, started)
     try:
         params = role.params_model.model_validate(request.params)
     except ValidationError as exc:
@@ -111,7 +111,7 @@ def handle(text: str) -> tuple[RunResult, int]:
         handler.addFilter(redacting)
     hosts = execute(
         target_inventory(request.hosts),
-        role.deploy,
+        role.function(),
         params,
         request.mode,
         prefetch_facts=role.batch_facts,

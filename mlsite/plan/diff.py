@@ -44,6 +44,9 @@ class Change:
     protect: bool
     data_bearing: bool
     fields: tuple[FieldChange, ...] = ()
+    renamed_from: str | None = None
+    """The URN the resource had in the base plan, when it is found there by an alias (a
+    renamed resource keeps its identity: no delete, no add)."""
 
     @property
     def destructive(self) -> bool:
@@ -118,11 +121,18 @@ def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
     head = check_format(head, "the head plan")
     olds = {r["urn"]: r for r in base["resources"]}
     news = {r["urn"]: r for r in head["resources"]}
+    renamed = _renamed(olds, news)  # new URN -> old URN
+    for new_urn, old_urn in renamed.items():
+        olds[new_urn] = olds.pop(old_urn)
     changes: list[Change] = []
     unchanged = 0
     for urn in sorted(olds.keys() | news.keys()):
         old, new = olds.get(urn), news.get(urn)
-        if old is None and new is not None:
+        if urn in renamed and old is not None and new is not None:
+            fields = field_changes(old["inputs"], new["inputs"])
+            kind: Kind = "replace" if _replaced(new, fields) else "update"
+            changes.append(_change(kind, old, fields, renamed_from=renamed[urn], name=new["name"]))
+        elif old is None and new is not None:
             changes.append(_change("add", new))
         elif new is None and old is not None:
             changes.append(_change("delete", old))
@@ -131,18 +141,47 @@ def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
             if not fields:
                 unchanged += 1
                 continue
-            keys = set(REPLACE_KEYS.get(new["type"], ())) | set(
-                new["options"].get("replaceOnChanges", [])
-            )
-            replaced = any(f.path.split(".")[0].split("[")[0] in keys for f in fields)
             # protect is judged on the deployed resource: that is what would go
-            changes.append(_change("replace" if replaced else "update", old, fields))
+            changes.append(_change("replace" if _replaced(new, fields) else "update", old, fields))
     return PlanDiff(str(head.get("stack", "")), tuple(changes), unchanged)
 
 
-def _change(kind: Kind, r: dict[str, Any], fields: tuple[FieldChange, ...] = ()) -> Change:
+def _renamed(olds: dict[str, Any], news: dict[str, Any]) -> dict[str, str]:
+    """Resources of ``news`` that an alias ties to a resource of ``olds`` under another URN
+    (the engine then moves the deployed resource to the new name: nothing is replaced)."""
+    found: dict[str, str] = {}
+    for urn, r in news.items():
+        if urn in olds:
+            continue
+        for alias in r.get("options", {}).get("aliases", []):
+            if alias in olds and alias not in news and alias not in found.values():
+                found[urn] = alias
+                break
+    return found
+
+
+def _replaced(new: dict[str, Any], fields: tuple[FieldChange, ...]) -> bool:
+    keys = set(REPLACE_KEYS.get(new["type"], ())) | set(new["options"].get("replaceOnChanges", []))
+    return any(f.path.split(".")[0].split("[")[0] in keys for f in fields)
+
+
+def _change(
+    kind: Kind,
+    r: dict[str, Any],
+    fields: tuple[FieldChange, ...] = (),
+    *,
+    renamed_from: str | None = None,
+    name: str | None = None,
+) -> Change:
     return Change(
-        kind, r["urn"], r["type"], r["name"], bool(r["protect"]), bool(r["data_bearing"]), fields
+        kind,
+        r["urn"],
+        r["type"],
+        name or r["name"],
+        bool(r["protect"]),
+        bool(r["data_bearing"]),
+        fields,
+        renamed_from,
     )
 
 
@@ -198,6 +237,10 @@ def render_markdown(d: PlanDiff) -> str:
         lines.append(f"### {title} ({len(changes)})")
         for c in changes:
             lines.append(_line(c))
+            if c.renamed_from:
+                lines.append(
+                    f"  - renamed from `{c.renamed_from.split('::')[-1]}` (an alias keeps it)"
+                )
             if kind in ("update", "replace"):
                 lines += _fields(c)
         lines.append("")

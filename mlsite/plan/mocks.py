@@ -78,6 +78,9 @@ class RecordingMonitor(MockMonitor):
             options["retainOnDelete"] = True
         if request.provider:
             options["provider"] = request.provider.split("::")[0]
+        aliases = sorted({self._alias_urn(request, a) for a in request.aliases})
+        if aliases:
+            options["aliases"] = aliases
         self.registrations.append(
             Registration(
                 urn=urn,
@@ -93,6 +96,15 @@ class RecordingMonitor(MockMonitor):
             )
         )
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]
+
+    def _alias_urn(self, request: Any, alias: Any) -> str:
+        """The URN an alias names: given whole, or made from a spec whose missing parts are
+        the resource's own (name, type, parent)."""
+        if alias.WhichOneof("alias") == "urn":
+            return str(alias.urn)
+        spec = alias.spec
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        return self.make_urn(parent, spec.type or request.type, spec.name or request.name)
 
     def ReadResource(self, request: Any) -> Any:
         raise UnmockedCall(

@@ -1,6 +1,6 @@
 """Drive the SDK's dynamic-provider server over gRPC, as the Pulumi engine does.
 
-The engine starts ``python -m pulumi.dynamic`` (via pulumi-resource-pulumi-python), reads
+The engine starts ``python -m mlsite.engine.dynamic_host`` (pulumi-resource-pulumi-python), reads
 the port it prints, calls Configure with the stack config, then Check/Diff/Create/Read/
 Update/Delete with the pickled provider in the ``__provider`` property. Dynamic providers
 answer Configure with ``acceptSecrets: false``, so the engine sends secrets as plain values.
@@ -97,9 +97,9 @@ class Engine:
 
 @contextmanager
 def provider_server(name: str, env: dict[str, str] | None = None) -> Iterator[Engine]:
-    """Start ``python -m pulumi.dynamic`` from the project directory; yield the engine side."""
+    """Start the dynamic provider host from the project directory; yield the engine side."""
     proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "pulumi.dynamic"],
+        [sys.executable, "-u", "-m", "mlsite.engine.dynamic_host"],
         cwd=ROOT,
         env={**os.environ, "PULUMI_PROJECT": "mlsite", **(env or {})},
         stdout=subprocess.PIPE,

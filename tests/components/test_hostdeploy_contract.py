@@ -113,12 +113,12 @@ def test_check_failures_and_a_failed_host_reach_the_engine(tmp_path: Path) -> No
 
 @pytest.mark.lab
 def test_engine_lifecycle_against_a_lab_host(lab: Any) -> None:
-    from mlsite.hosts.roles import get_role
+    from mlsite.hosts.deploys import get as get_deploy
     from mlsite.spec import load_stack
 
     site = load_stack("lab").site
     host = site.host("lab-1")
-    role = get_role("base")
+    role = get_deploy("base")
     rendered = render_params(role.params_for(site, (host,)))
     entry = {**host_entry(host), "key_file": str(lab.ssh_key)}
     inputs = {

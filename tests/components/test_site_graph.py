@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mlsite.components.hosts.roles import COMPONENT_ROLES, DATA_ROLES
+from mlsite.hosts import deploys
 from mlsite.plan.run import plan_stack
 from mlsite.spec import available_stacks
 
@@ -87,7 +87,7 @@ def test_data_bearing_resources_are_protected_and_only_they(plan: dict[str, Any]
     for r in plan["resources"]:
         if r["type"] == HOST_DEPLOY:
             parent = res[r["parent"]]["type"]
-            data = r["inputs"]["role"] in DATA_ROLES or parent in DATA_PARTS
+            data = deploys.get(r["inputs"]["role"]).holds_data or parent in DATA_PARTS
             assert r["protect"] == data, r["name"]
         elif r["type"] == SITE_CA:
             assert r["protect"], "the generated CA is protected: every host trusts it"
@@ -130,7 +130,8 @@ def test_secrets_are_marked_secret_and_params_hold_only_references(plan: dict[st
 
 
 def test_every_registered_role_is_planned_on_the_hosts_it_applies_to() -> None:
-    from mlsite.hosts.roles import get_role, role_names
+    from mlsite.hosts.deploys import get as get_deploy
+    from mlsite.hosts.deploys import names as deploy_names
     from mlsite.spec import load_stack
 
     site = load_stack("lab").site
@@ -140,8 +141,8 @@ def test_every_registered_role_is_planned_on_the_hosts_it_applies_to() -> None:
         for r in doc["resources"]
         if r["type"] == HOST_DEPLOY
     }
-    for name in set(role_names()) - COMPONENT_ROLES:
-        expected = [h.name for h in site.hosts if get_role(name).applies_to(h)]
+    for name in [n for n in deploy_names() if deploys.get(n).component is None]:
+        expected = [h.name for h in site.hosts if get_deploy(name).applies_to(h)]
         assert planned.get(name, []) == expected, name
 
 

@@ -112,7 +112,7 @@ def test_plugin_scripts_run_the_virtualenvs_python(tmp_path: Path) -> None:
         f'exec "{tmp_path / "python"}" -u -m mlsite.engine.language_host'
         in scripts["pulumi-language-python"]
     )
-    assert "-m pulumi.dynamic" in scripts["pulumi-resource-pulumi-python"]
+    assert "-m mlsite.engine.dynamic_host" in scripts["pulumi-resource-pulumi-python"]
 
 
 def test_the_language_host_runs_the_program_the_engine_names(tmp_path: Path) -> None:

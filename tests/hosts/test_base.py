@@ -9,8 +9,9 @@ from pathlib import Path
 
 from mlsite.hosts import operations
 from mlsite.hosts.deploys import base
+from mlsite.hosts.deploys.base import apply as base_apply
+from mlsite.hosts.deploys.base import render
 from mlsite.hosts.facts import Account, AccountState, TextFile, TextFileState
-from mlsite.hosts.render import base as render
 from mlsite.spec import SiteSpec
 from tests.hosts.fakehost import DEBIAN_12, UBUNTU_24, plan
 
@@ -42,7 +43,7 @@ def test_non_root_ssh_user_gets_no_root_login_and_nopasswd_sudo(lab_site: SiteSp
 
 
 def test_fresh_debian_host_gets_every_step(lab_site: SiteSpec) -> None:
-    p = plan(base.base, _params(lab_site), {"OsRelease": DEBIAN_12}, "lab-1")
+    p = plan(base_apply.base, _params(lab_site), {"OsRelease": DEBIAN_12}, "lab-1")
     assert p.error is None
     assert "useradd" in p.op("base | Create user alice").text and "--uid 2001" in p.all_commands
     sshd = p.upload(base.SSHD_DROPIN)
@@ -62,7 +63,7 @@ def test_fresh_debian_host_gets_every_step(lab_site: SiteSpec) -> None:
 
 
 def test_ubuntu_uses_the_ubuntu_ntp_pool(lab_site: SiteSpec) -> None:
-    p = plan(base.base, _params(lab_site), {"OsRelease": UBUNTU_24}, "lab-1")
+    p = plan(base_apply.base, _params(lab_site), {"OsRelease": UBUNTU_24}, "lab-1")
     assert "pool ntp.ubuntu.com" in p.upload("/etc/chrony/chrony.conf")
 
 
@@ -71,7 +72,7 @@ def test_sshd_is_not_reloaded_when_the_dropin_is_in_place(lab_site: SiteSpec) ->
     dropin = render.sshd_dropin(params.permit_root_login)
 
     p = plan(
-        base.base,
+        base_apply.base,
         params,
         {
             "OsRelease": DEBIAN_12,

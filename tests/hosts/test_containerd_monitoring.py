@@ -6,6 +6,8 @@ import pytest
 from pydantic import SecretStr
 
 from mlsite.hosts.deploys import containerd, monitoring_agent
+from mlsite.hosts.deploys.containerd import apply as containerd_apply
+from mlsite.hosts.deploys.monitoring_agent import apply as monitoring_agent_apply
 from mlsite.hosts.params import dump_params, secret_values
 from tests.hosts.fakehost import DEBIAN_12, plan
 
@@ -24,7 +26,7 @@ def _params(gpu: bool) -> containerd.Params:
 
 
 def test_gpu_host_gets_the_nvidia_runtime_and_registry_with_credentials() -> None:
-    p = plan(containerd.containerd, _params(True), {"OsRelease": DEBIAN_12})
+    p = plan(containerd_apply.containerd, _params(True), {"OsRelease": DEBIAN_12})
     config = p.upload("/etc/containerd/config.toml")
     assert 'default_runtime_name = "nvidia"' in config and "nvidia-container-runtime" in config
     hosts_toml = p.upload("/etc/containerd/certs.d/reg.site.test:5000/hosts.toml")
@@ -36,7 +38,7 @@ def test_gpu_host_gets_the_nvidia_runtime_and_registry_with_credentials() -> Non
 
 
 def test_cpu_host_keeps_runc() -> None:
-    p = plan(containerd.containerd, _params(False), {"OsRelease": DEBIAN_12})
+    p = plan(containerd_apply.containerd, _params(False), {"OsRelease": DEBIAN_12})
     assert 'default_runtime_name = "runc"' in p.upload("/etc/containerd/config.toml")
 
 
@@ -53,9 +55,9 @@ def test_gpu_exporter_only_on_gpu_hosts() -> None:
     params = monitoring_agent.Params(
         gpu_exporter={"h1": True, "h2": False}, dcgm_exporter_image="img:1"
     )
-    gpu_plan = plan(monitoring_agent.monitoring_agent, params, {"OsRelease": DEBIAN_12}, "h1")
+    gpu_plan = plan(monitoring_agent_apply.monitoring_agent, params, {"OsRelease": DEBIAN_12}, "h1")
     assert "ctr run" in gpu_plan.upload(monitoring_agent.DCGM_UNIT)
-    cpu_plan = plan(monitoring_agent.monitoring_agent, params, {"OsRelease": DEBIAN_12}, "h2")
+    cpu_plan = plan(monitoring_agent_apply.monitoring_agent, params, {"OsRelease": DEBIAN_12}, "h2")
     assert not cpu_plan.has("monitoring_agent | Install the DCGM")
     assert "prometheus-node-exporter" in cpu_plan.all_commands
 
@@ -87,7 +89,9 @@ def test_docker_hub_cache_is_found_where_containerd_looks_for_docker_io(
     site = load_stack("akiba").site
     params = containerd.params_for(site, site.hosts).model_copy(update={"ca_pem": PEM})
     assert [m.upstream for m in params.mirrors] == ["docker.io", "nvcr.io"]
-    p = plan(containerd.containerd, params, {"OsRelease": DEBIAN_12}, host_name=site.hosts[0].name)
+    p = plan(
+        containerd_apply.containerd, params, {"OsRelease": DEBIAN_12}, host_name=site.hosts[0].name
+    )
     hub = p.upload("/etc/containerd/certs.d/docker.io/hosts.toml")
     assert 'server = "https://docker.io"' in hub and ":5001" in hub
     assert not any("registry-1.docker.io/hosts.toml" in o.name for o in p.ops)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mlsite.hosts.deploys import disks
+from mlsite.hosts.deploys.disks import apply as disks_apply
 from mlsite.hosts.facts import DiskContents, DiskProbe
 from tests.hosts.fakehost import DEBIAN_12, plan
 
@@ -25,7 +26,9 @@ def test_probe_parses_signatures_and_partitions() -> None:
 
 
 def test_refuses_a_disk_with_a_filesystem_when_wipe_is_never() -> None:
-    p = plan(disks.disks, _params("never"), _facts(DiskContents("", "/dev/loop3", ("ext4@0x438",))))
+    p = plan(
+        disks_apply.disks, _params("never"), _facts(DiskContents("", "/dev/loop3", ("ext4@0x438",)))
+    )
     assert isinstance(p.error, disks.DiskRefused)
     assert "ext4@0x438" in str(p.error) and "wipe: allowed" in str(p.error)
     assert p.ops == []
@@ -33,7 +36,7 @@ def test_refuses_a_disk_with_a_filesystem_when_wipe_is_never() -> None:
 
 def test_wipes_an_allowed_disk_and_its_partitions() -> None:
     contents = DiskContents("", "/dev/sdb", ("gpt@0x200",), ("sdb1",))
-    p = plan(disks.disks, _params("allowed"), _facts(contents))
+    p = plan(disks_apply.disks, _params("allowed"), _facts(contents))
     assert p.error is None
     assert p.op("disks | Wipe").commands[:2] == [
         "wipefs --all --force /dev/sdb1",
@@ -42,12 +45,12 @@ def test_wipes_an_allowed_disk_and_its_partitions() -> None:
 
 
 def test_an_empty_disk_needs_nothing() -> None:
-    p = plan(disks.disks, _params("never"), _facts(DiskContents("", "/dev/sdb")))
+    p = plan(disks_apply.disks, _params("never"), _facts(DiskContents("", "/dev/sdb")))
     assert p.error is None and p.changed == []
 
 
 def test_a_missing_disk_is_an_error() -> None:
-    p = plan(disks.disks, _params("allowed"), _facts(DiskContents("", None)))
+    p = plan(disks_apply.disks, _params("allowed"), _facts(DiskContents("", None)))
     assert isinstance(p.error, disks.DiskRefused) and "no such block device" in str(p.error)
 
 
@@ -55,12 +58,12 @@ BLUESTORE = DiskContents("", "/dev/sdb", ("ceph_bluestore@0x0",))
 
 
 def test_reapply_never_wipes_an_osd_even_when_wipe_is_allowed() -> None:
-    p = plan(disks.disks, _params("allowed"), _facts(BLUESTORE))
+    p = plan(disks_apply.disks, _params("allowed"), _facts(BLUESTORE))
     assert p.error is None and p.ops == []
 
 
 def test_an_osd_disk_is_not_refused_when_wipe_is_never() -> None:
-    p = plan(disks.disks, _params("never"), _facts(BLUESTORE))
+    p = plan(disks_apply.disks, _params("never"), _facts(BLUESTORE))
     assert p.error is None and p.ops == []
 
 

@@ -140,6 +140,7 @@ def test_prefetch_serves_the_replayed_answers_without_sending_anything(
     from pyinfra.api.state import StateStage
 
     from mlsite.hosts.deploys import base
+    from mlsite.hosts.deploys.base import apply as base_apply
 
     commands = ["uname -s", "echo two lines; echo second"]
     token = "@@mlsite-fact-test"
@@ -156,7 +157,7 @@ def test_prefetch_serves_the_replayed_answers_without_sending_anything(
     monkeypatch.setattr(prefetch, "discover", lambda *a: pytest.fail("discovery ran"))
     state = SimpleNamespace(current_stage=StateStage.Prepare)
     params = base.params_for(*_lab_site_and_hosts())
-    served = prefetch.prefetch(host, state, base.base, params)  # type: ignore[arg-type]
+    served = prefetch.prefetch(host, state, base_apply.base, params)  # type: ignore[arg-type]
     assert ran == [] and served.batch == replay.saved
     ok, output = served.cache["echo two lines; echo second"]
     assert ok and output.stdout_lines == ["two lines", "second"]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from mlsite.hosts.deploys import get as get_deploy
 from mlsite.hosts.deploys import gpu
+from mlsite.hosts.deploys.gpu import apply as gpu_apply
 from mlsite.hosts.facts import NvidiaGpus, parse_nvidia_smi_csv
-from mlsite.hosts.roles import get_role
 from mlsite.spec import SiteSpec
 from mlsite.spec.hosts import Gpu
 from mlsite.versions import pin
@@ -35,13 +36,13 @@ def test_parses_output_with_header_and_units() -> None:
 
 
 def test_role_skips_hosts_without_gpus(lab_site: SiteSpec) -> None:
-    role = get_role("gpu")
+    role = get_deploy("gpu")
     assert not any(role.applies_to(h) for h in lab_site.hosts)
 
 
 def test_debian_installs_pinned_driver_and_toolkit(lab_site: SiteSpec) -> None:
     _, params = _gpu_site(lab_site)
-    p = plan(gpu.gpu, params, {"OsRelease": DEBIAN_12}, "lab-1")
+    p = plan(gpu_apply.gpu, params, {"OsRelease": DEBIAN_12}, "lab-1")
     assert p.error is None
     assert "/debian12/x86_64/cuda-keyring_1.1-1_all.deb" in p.all_commands
     driver = p.op("gpu | Install the NVIDIA driver")
@@ -58,7 +59,7 @@ def test_debian_installs_pinned_driver_and_toolkit(lab_site: SiteSpec) -> None:
 def test_ubuntu_paths(lab_site: SiteSpec) -> None:
     _, params = _gpu_site(lab_site)
     for facts, repo in ((UBUNTU_22, "ubuntu2204"), (UBUNTU_24, "ubuntu2404")):
-        p = plan(gpu.gpu, params, {"OsRelease": facts}, "lab-1")
+        p = plan(gpu_apply.gpu, params, {"OsRelease": facts}, "lab-1")
         assert f"/{repo}/x86_64/cuda-keyring" in p.all_commands
         assert "linux-headers-generic" in p.op("gpu | Install the NVIDIA driver").text
 
@@ -66,5 +67,5 @@ def test_ubuntu_paths(lab_site: SiteSpec) -> None:
 def test_fewer_gpus_than_described_is_an_error(lab_site: SiteSpec) -> None:
     _, params = _gpu_site(lab_site)
     one = parse_nvidia_smi_csv((DATA / "nvidia-smi-2x1080.csv").read_text().splitlines())[:1]
-    p = plan(gpu.gpu, params, {"OsRelease": DEBIAN_12, "NvidiaGpus": one}, "lab-1")
+    p = plan(gpu_apply.gpu, params, {"OsRelease": DEBIAN_12, "NvidiaGpus": one}, "lab-1")
     assert p.error is not None and "lists 2 GPUs, nvidia-smi shows 1" in str(p.error)

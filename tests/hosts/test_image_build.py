@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from mlsite import pki
+from mlsite.hosts.deploys import get as get_deploy
 from mlsite.hosts.deploys import image_build
 from mlsite.hosts.deploys.image_build import ImageToBuild, Params
-from mlsite.hosts.roles import get_role
+from mlsite.hosts.deploys.image_build import apply as image_build_apply
 from mlsite.spec import Role, load_stack
 from tests.hosts.fakehost import DEBIAN_12, plan
 
@@ -60,7 +61,7 @@ def _facts(present: dict[str, bool] | None = None, fs: str = "ext4") -> dict[str
 def test_a_missing_tag_is_uploaded_built_and_pushed_without_the_password_in_any_command(
     context: Path,
 ) -> None:
-    p = plan(image_build.image_build, _params(_image(context)), _facts())
+    p = plan(image_build_apply.image_build, _params(_image(context)), _facts())
     assert p.error is None
     build = p.op("image_build | Build and push")
     assert "buildah --storage-driver overlay build" in build.text
@@ -83,14 +84,16 @@ def test_a_missing_tag_is_uploaded_built_and_pushed_without_the_password_in_any_
 
 def test_a_tag_the_registry_has_is_neither_uploaded_nor_built(context: Path) -> None:
     image = _image(context)
-    p = plan(image_build.image_build, _params(image), _facts({"smoke:c-0123456789abcdef": True}))
+    p = plan(
+        image_build_apply.image_build, _params(image), _facts({"smoke:c-0123456789abcdef": True})
+    )
     assert p.error is None
     assert not p.has("image_build | Build and push")
     assert not p.has("image_build | Upload the build context")
 
 
 def test_the_registry_is_asked_for_every_tag_over_tls_with_the_netrc() -> None:
-    fact = image_build.RegistryTags()
+    fact = image_build_apply.RegistryTags()
     command = fact.command(REGISTRY, ("smoke:c-1", "other:c-2"))
     assert f"--netrc-file {image_build.NETRC}" in command
     assert f"--cacert {image_build.CERTS_D}/{REGISTRY}/ca.crt" in command
@@ -102,12 +105,12 @@ def test_the_registry_is_asked_for_every_tag_over_tls_with_the_netrc() -> None:
 
 
 def test_latest_is_pushed_too_when_asked(context: Path) -> None:
-    p = plan(image_build.image_build, _params(_image(context, also_latest=True)), _facts())
+    p = plan(image_build_apply.image_build, _params(_image(context, also_latest=True)), _facts())
     assert f"docker://{REGISTRY}/smoke:latest" in p.op("image_build | Build and push").text
 
 
 def test_vfs_storage_where_the_host_itself_runs_on_overlayfs(context: Path) -> None:
-    p = plan(image_build.image_build, _params(_image(context)), _facts(fs="overlayfs"))
+    p = plan(image_build_apply.image_build, _params(_image(context)), _facts(fs="overlayfs"))
     assert "buildah --storage-driver vfs build" in p.op("image_build | Build and push").text
 
 
@@ -125,7 +128,7 @@ def test_the_context_tarball_is_deterministic_and_checked_against_the_plan(conte
 
 
 def test_images_are_refused_without_the_site_ca(context: Path) -> None:
-    p = plan(image_build.image_build, _params(_image(context), ca=None), _facts())
+    p = plan(image_build_apply.image_build, _params(_image(context), ca=None), _facts())
     assert isinstance(p.error, ValueError) and "ca_pem" in str(p.error)
     assert not p.has("image_build | Build and push")
 
@@ -141,7 +144,7 @@ def test_the_builder_is_the_build_host_and_pushes_as_the_push_user(
 ) -> None:
     monkeypatch.setattr("mlsite.spec.Secret.reveal", lambda self: "canary", raising=True)
     site = load_stack("lab").site
-    role = get_role("image_build")
+    role = get_deploy("image_build")
     builders = tuple(h for h in site.hosts if role.applies_to(h))
     assert [h.name for h in builders] == ["lab-3"]
     params = image_build.params_for(site, builders)

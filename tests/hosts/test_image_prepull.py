@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from mlsite.hosts.deploys import get as get_deploy
 from mlsite.hosts.deploys import image_prepull
-from mlsite.hosts.roles import get_role
+from mlsite.hosts.deploys.image_prepull import apply as image_prepull_apply
 from mlsite.spec import load_stack
 from tests.hosts.fakehost import DEBIAN_12, plan
 
@@ -23,7 +24,7 @@ def params(monkeypatch: pytest.MonkeyPatch) -> image_prepull.Params:
 def test_a_missing_image_is_pulled_with_credentials_from_a_root_only_file(
     params: image_prepull.Params,
 ) -> None:
-    p = plan(image_prepull.image_prepull, params, {"OsRelease": DEBIAN_12})
+    p = plan(image_prepull_apply.image_prepull, params, {"OsRelease": DEBIAN_12})
     assert p.error is None
     pull = p.op("image_prepull | Pre-pull")
     assert REF in pull.text and "--hosts-dir /etc/containerd/certs.d" in pull.text
@@ -37,13 +38,13 @@ def test_an_image_already_there_is_not_pulled_again(params: image_prepull.Params
         "OsRelease": DEBIAN_12,
         "ContainerdImages": [REF, "docker.io/library/busybox:1"],
     }
-    p = plan(image_prepull.image_prepull, params, facts)
+    p = plan(image_prepull_apply.image_prepull, params, facts)
     assert not p.has("image_prepull | Pre-pull")
 
 
 def test_only_gpu_hosts_pre_pull() -> None:
     site = load_stack("akiba").site
-    role = get_role("image_prepull")
+    role = get_deploy("image_prepull")
     assert [h.name for h in site.hosts if role.applies_to(h)] == [
         h.name for h in site.hosts if h.gpus
     ]
@@ -52,5 +53,5 @@ def test_only_gpu_hosts_pre_pull() -> None:
 
 
 def test_the_fact_lists_image_references() -> None:
-    fact = image_prepull.ContainerdImages()
+    fact = image_prepull_apply.ContainerdImages()
     assert fact.process([REF, "", "  docker.io/x:1  "]) == [REF, "docker.io/x:1"]

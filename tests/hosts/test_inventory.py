@@ -6,8 +6,9 @@ import os
 import subprocess
 from pathlib import Path
 
+from mlsite.hosts.deploys import get as get_deploy
+from mlsite.hosts.deploys import names as deploy_names
 from mlsite.hosts.inventory import MlsiteHostData, build_inventory
-from mlsite.hosts.roles import get_role, role_names
 from mlsite.spec import SiteSpec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +28,7 @@ def test_groups_by_role_and_typed_data(lab_site: SiteSpec) -> None:
 
 
 def test_registry_lists_every_role_of_this_issue() -> None:
-    assert set(role_names()) >= {
+    assert set(deploy_names()) >= {
         "base",
         "network",
         "disks",
@@ -35,8 +36,8 @@ def test_registry_lists_every_role_of_this_issue() -> None:
         "containerd",
         "monitoring_agent",
     }
-    for name in role_names():
-        role = get_role(name)
+    for name in deploy_names():
+        role = get_deploy(name)
         assert role.params_model.model_config.get("frozen") is True
 
 

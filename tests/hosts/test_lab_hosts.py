@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from mlsite.hosts.deploys import get as get_deploy
 from mlsite.hosts.params import dump_params
-from mlsite.hosts.roles import get_role
 from mlsite.hosts.runner import run
 from mlsite.spec import SiteSpec, load_stack
 from tests.conftest import LabSession
@@ -33,7 +33,7 @@ def _site() -> SiteSpec:
 
 def _request(lab: LabSession, role: str, mode: str, params: Any = None) -> dict[str, Any]:
     site = _site()
-    spec = get_role(role)
+    spec = get_deploy(role)
     if params is None:
         params = spec.params_for(site, site.hosts)
     return {
@@ -179,7 +179,7 @@ def test_disk_with_a_filesystem_is_refused_without_wipe(converged: LabSession) -
     )
     lab.run("lab-2", f"mkfs.ext4 -q -F -L keepme {DISK}")
     site = _site()
-    role = get_role("disks")
+    role = get_deploy("disks")
     params = role.params_for(site, site.hosts)
     never = params.model_copy(
         update={
@@ -210,7 +210,7 @@ def test_pyinfra_cli_runs_a_deploy_file_with_the_site_inventory(converged: LabSe
             str(ROOT / ".venv/bin/pyinfra"),
             "-y",
             "mlsite/hosts/inventory.py",
-            "mlsite/hosts/deploys/base.py",
+            "mlsite/hosts/deploys/base/apply.py",
         ],
         cwd=ROOT,
         env={**os.environ, "MLSITE_STACK": "lab", "MLSITE_SSH_KEY": str(converged.ssh_key)},
@@ -251,7 +251,7 @@ def test_batched_fact_reads_plan_what_one_by_one_reads_plan(
     try:
         for role in ROLES:
             request = RunRequest.model_validate(_request(lab, role, "dry-run"))
-            spec = get_role(role)
+            spec = get_deploy(role)
 
             def dry_run(
                 batched: bool, shared: bool, plans: str, request: Any = request, spec: Any = spec

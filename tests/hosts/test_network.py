@@ -5,8 +5,9 @@ from __future__ import annotations
 import yaml
 
 from mlsite.hosts.deploys import network
-from mlsite.hosts.render import network as render
-from mlsite.hosts.render.network import BondConf, HostNetwork, NicConf, VlanConf
+from mlsite.hosts.deploys.network import apply as network_apply
+from mlsite.hosts.deploys.network import render
+from mlsite.hosts.deploys.network.render import BondConf, HostNetwork, NicConf, VlanConf
 from mlsite.spec import SiteSpec
 from tests.hosts.fakehost import DEBIAN_12, UBUNTU_22, plan
 
@@ -58,7 +59,7 @@ def test_netplan_renders_the_same_links() -> None:
 
 def test_debian_validates_before_installing_and_never_touches_the_management_link() -> None:
     params = network.Params(hosts={"h1": NET})
-    p = plan(network.network, params, {"OsRelease": DEBIAN_12})
+    p = plan(network_apply.network, params, {"OsRelease": DEBIAN_12})
     names = [o.name for o in p.ops]
     validate = names.index("network | Validate the staged configuration with ifupdown's parser")
     install = names.index("network | Install the ifupdown configuration")
@@ -70,7 +71,7 @@ def test_debian_validates_before_installing_and_never_touches_the_management_lin
 
 def test_lab_mode_stages_and_validates_only() -> None:
     params = network.Params(hosts={"h1": NET}, apply_live="none")
-    p = plan(network.network, params, {"OsRelease": DEBIAN_12})
+    p = plan(network_apply.network, params, {"OsRelease": DEBIAN_12})
     assert p.has("network | Validate") and not p.has("network | Bring up")
     # never installed where networking.service would raise it at boot
     assert not p.has("network | Install the ifupdown configuration")
@@ -79,7 +80,7 @@ def test_lab_mode_stages_and_validates_only() -> None:
 
 def test_ubuntu_uses_netplan() -> None:
     params = network.Params(hosts={"h1": NET})
-    p = plan(network.network, params, {"OsRelease": UBUNTU_22})
+    p = plan(network_apply.network, params, {"OsRelease": UBUNTU_22})
     assert "bond0" in p.upload(network.NETPLAN_FILE)
     assert p.has("network | Validate with netplan generate")
     assert not any("ifup" in o.text for o in p.ops)

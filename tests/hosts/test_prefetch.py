@@ -17,6 +17,7 @@ from pyinfra.connectors.util import CommandOutput, OutputLine
 
 from mlsite.hosts import prefetch
 from mlsite.hosts.deploys import base
+from mlsite.hosts.deploys.base import apply as base_apply
 from mlsite.hosts.params import RoleParams, SecretText
 from mlsite.spec import SiteSpec
 
@@ -147,11 +148,11 @@ def deploy_params(lab_site: SiteSpec) -> base.Params:
 def test_discovery_learns_the_distribution_first_then_the_rest(
     deploy_params: base.Params,
 ) -> None:
-    first = prefetch.discover("lab-1", {}, base.base, deploy_params, {})
+    first = prefetch.discover("lab-1", {}, base_apply.base, deploy_params, {})
     assert len(first) == 1 and "-release" in first[0]  # unknown distribution: the deploy stops
     debian = '/etc/os-release\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n---'
     known = {first[0]: (True, CommandOutput([OutputLine("stdout", x) for x in debian.split("\n")]))}
-    second = prefetch.discover("lab-1", {}, base.base, deploy_params, known)
+    second = prefetch.discover("lab-1", {}, base_apply.base, deploy_params, known)
     text = "\n".join(second)
     assert first[0] not in second and len(second) >= 15
     for path in (base.SSHD_DROPIN, base.SUDOERS, base.SYSCTL_FILE, "/etc/chrony/chrony.conf"):
@@ -162,10 +163,10 @@ def test_discovery_learns_the_distribution_first_then_the_rest(
 def test_deploys_reading_other_hosts_or_keeping_state_are_never_batched() -> None:
     """A scratch evaluation of the ceph deploy would read the bootstrap monitor's keyring as
     empty and cache freshly made cluster keys; such roles read their facts one by one."""
-    from mlsite.hosts.roles import get_role
+    from mlsite.hosts.deploys import get as get_deploy
 
-    assert not get_role("ceph").batch_facts and not get_role("nfs_ha").batch_facts
-    assert get_role("base").batch_facts
+    assert not get_deploy("ceph").batch_facts and not get_deploy("nfs_ha").batch_facts
+    assert get_deploy("base").batch_facts
 
 
 def test_connector_lookup_is_read_once_and_still_finds_every_connector() -> None:
@@ -219,16 +220,18 @@ def test_fact_plans_are_kept_per_host_deploy_and_parameters(
 ) -> None:
     monkeypatch.setenv(prefetch.PLANS_ENV, str(tmp_path / "plans"))
     data = {"ssh_hostname": "10.77.0.11"}
-    path = prefetch.plan_path("lab-1", data, base.base, deploy_params)
-    assert path is not None and path == prefetch.plan_path("lab-1", data, base.base, deploy_params)
+    path = prefetch.plan_path("lab-1", data, base_apply.base, deploy_params)
+    assert path is not None and path == prefetch.plan_path(
+        "lab-1", data, base_apply.base, deploy_params
+    )
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     other_params = deploy_params.model_copy(update={"timezone": "UTC"})
     assert deploy_params.timezone != "UTC"
-    assert path != prefetch.plan_path("lab-2", data, base.base, deploy_params)
+    assert path != prefetch.plan_path("lab-2", data, base_apply.base, deploy_params)
     assert path != prefetch.plan_path(
-        "lab-1", {"ssh_hostname": "10.77.0.12"}, base.base, deploy_params
+        "lab-1", {"ssh_hostname": "10.77.0.12"}, base_apply.base, deploy_params
     )
-    assert path != prefetch.plan_path("lab-1", data, base.base, other_params)
+    assert path != prefetch.plan_path("lab-1", data, base_apply.base, other_params)
 
 
 def test_a_remembered_plan_is_private_and_leaves_out_commands_with_secrets(
@@ -236,7 +239,7 @@ def test_a_remembered_plan_is_private_and_leaves_out_commands_with_secrets(
 ) -> None:
     monkeypatch.setenv(prefetch.PLANS_ENV, str(tmp_path))
     params = _Secretive(token=SecretStr("s3cret-value"))
-    path = prefetch.plan_path("lab-1", {}, base.base, params)
+    path = prefetch.plan_path("lab-1", {}, base_apply.base, params)
     served = prefetch.Prefetched(cache={}, plan=path)
     served.asked += ["uname -s", "grep -c s3cret-value /etc/x", "cat /etc/group"]
     served.remember(params)
@@ -271,7 +274,7 @@ def test_with_a_plan_the_facts_are_read_in_one_batch_without_discovery(
 ) -> None:
     monkeypatch.setenv(prefetch.PLANS_ENV, str(tmp_path))
     host = _stand_in()
-    path = prefetch.plan_path(host.name, host.data.dict(), base.base, deploy_params)
+    path = prefetch.plan_path(host.name, host.data.dict(), base_apply.base, deploy_params)
     assert path is not None
     path.write_text(json.dumps({"format": prefetch.PLAN_FORMAT, "commands": ["uname -s", "true"]}))
 
@@ -280,7 +283,7 @@ def test_with_a_plan_the_facts_are_read_in_one_batch_without_discovery(
 
     monkeypatch.setattr(prefetch, "discover", no_discovery)
     state = SimpleNamespace(current_stage=StateStage.Prepare)
-    served = prefetch.prefetch(host, state, base.base, deploy_params)  # type: ignore[arg-type]
+    served = prefetch.prefetch(host, state, base_apply.base, deploy_params)  # type: ignore[arg-type]
     assert len(host.ran) == 1 and "uname -s" in host.ran[0] and "true" in host.ran[0]
     assert served.remembered == ["uname -s", "true"]
     host.run_shell_command("uname -s")  # served from the batch: nothing more is sent

@@ -7,6 +7,7 @@ import pytest
 
 from mlsite import pki
 from mlsite.hosts.deploys import registry
+from mlsite.hosts.deploys.registry import apply as registry_apply
 from mlsite.hosts.facts import UnitState
 from mlsite.spec import Role, Secret, load_stack
 from tests.hosts.fakehost import DEBIAN_12, Plan, plan
@@ -37,13 +38,13 @@ def _plan(params: registry.Params, on_host: list[str], running: list[str]) -> Pl
     files = tuple(f"/{n}.yml" for n in on_host)
     facts = {
         "OsRelease": DEBIAN_12,
-        "CacheInstances": registry.CacheInstances().process([f"{n}.yml" for n in on_host]),
+        "CacheInstances": registry_apply.CacheInstances().process([f"{n}.yml" for n in on_host]),
         "Unit": lambda unit: UnitState(
             running=units.get(unit, False), enabled=units.get(unit, False)
         ),
         "File": lambda path, **_: {"mode": 640} if path.endswith(files) else None,
     }
-    p = plan(registry.registry, params, facts)
+    p = plan(registry_apply.registry, params, facts)
     assert p.error is None, p.error
     return p
 
@@ -76,6 +77,6 @@ def test_nothing_is_stopped_when_every_cache_on_the_host_is_configured(
 
 
 def test_the_fact_reads_cache_instances_from_config_file_names() -> None:
-    fact = registry.CacheInstances()
+    fact = registry_apply.CacheInstances()
     listing = ["push.yml", "pull.yml", "cache-a.yml", "tls", "htpasswd-all", "cache-b.yml.bak"]
     assert fact.process(listing) == ["cache-a"]

@@ -53,7 +53,7 @@ def test_bad_json_exits_2_with_a_json_error() -> None:
 
 def test_unknown_role_and_bad_params_exit_2_without_echoing_values() -> None:
     proc = _raw(json.dumps(_request(role="ceph-ish")))
-    assert proc.returncode == 2 and "unknown role" in json.loads(proc.stdout)["error"]
+    assert proc.returncode == 2 and "unknown deploy" in json.loads(proc.stdout)["error"]
     bad = _request()
     bad["params"] = {**bad["params"], "username": 42}  # type: ignore[dict-item]
     proc = _raw(json.dumps(bad))

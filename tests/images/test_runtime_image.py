@@ -75,17 +75,17 @@ def test_package_sets_reach_the_build_and_the_dockerfile_default_is_the_spec_def
 def test_runtime_image_builds_on_the_build_host_with_the_hash_tag(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from mlsite.components.images import RuntimeImage
+    from mlsite.components import Hosts, HostsArgs, RegistryArgs, RuntimeImage, RuntimeImageArgs
 
     monkeypatch.setenv("MLSITE_LAB_REGISTRY_PUSH_PASSWORD", "push-canary-3")
     monkeypatch.setenv("MLSITE_LAB_REGISTRY_PULL_PASSWORD", "pull-canary-4")
     site = load_stack("lab").site
 
     def program() -> None:
-        registry = Registry("lab-registry", site)
+        registry = Registry("lab-registry", RegistryArgs(Hosts("lab-hosts", HostsArgs(site))))
         # the lab declares its image unbuilt (build: false); built here, as a real site's
         image = site.images[0].model_copy(update={"build": True})
-        RuntimeImage("ml-runtime", image, site=site, registry=registry)
+        RuntimeImage("ml-runtime", RuntimeImageArgs(image, registry))
 
     regs = run_program(program, project="mlsite", stack="t", config={})
     (component,) = [r for r in regs if r.type == "mlsite:images:RuntimeImage"]
@@ -108,12 +108,14 @@ def test_runtime_image_builds_on_the_build_host_with_the_hash_tag(
 
 
 def test_a_site_builds_its_images_one_after_the_other(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlsite.components import Site
+    from mlsite.components import Site, SiteArgs
 
     monkeypatch.setattr("mlsite.spec.Secret.reveal", lambda self: "canary", raising=True)
     site = load_stack("akiba").site
     assert len(site.images) >= 2
-    regs = run_program(lambda: Site("akiba", site), project="mlsite", stack="t", config={})
+    regs = run_program(
+        lambda: Site("akiba", SiteArgs(site)), project="mlsite", stack="t", config={}
+    )
     builds = [
         r for r in regs if r.name.endswith("-build") and r.inputs.get("role") == "image_build"
     ]

@@ -41,7 +41,7 @@ def test_a_changed_parameter_is_an_update_naming_the_field(base: dict[str, Any])
     # host's containerd (the lab's runtime image is declared with build: false)
     assert sorted((c.kind, c.name) for c in d.changes) == [
         ("update", "lab-hosts-containerd"),
-        ("update", "lab-registry-registry"),
+        ("update", "lab-registry-hosts"),
     ]
     containerd = next(c for c in d.changes if c.name == "lab-hosts-containerd")
     assert [f.path for f in containerd.fields] == ["params.registry_endpoint"]

@@ -6,8 +6,8 @@ import pytest
 from pulumi.runtime import rpc
 
 from mlsite import pki
+from mlsite.components.ca import SiteCaProvider
 from mlsite.components.registry import Registry
-from mlsite.components.registry.ca import SiteCaProvider
 from mlsite.plan.run import run_program
 from mlsite.spec import load_stack
 
@@ -19,15 +19,20 @@ def _passwords(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_registry_deploys_on_registry_hosts_with_a_protected_generated_ca() -> None:
+    from mlsite.components import Hosts, HostsArgs, RegistryArgs
+
     site = load_stack("lab").site
-    regs = run_program(
-        lambda: Registry("lab-registry", site) and None, project="mlsite", stack="t", config={}
-    )
+
+    def program() -> None:
+        Registry("lab-registry", RegistryArgs(Hosts("lab-hosts", HostsArgs(site))))
+
+    regs = run_program(program, project="mlsite", stack="t", config={})
     by_name = {r.name: r for r in regs}
     component = by_name["lab-registry"]
     assert component.type == "mlsite:registry:Registry"
-    ca, deploy = by_name["lab-registry-ca"], by_name["lab-registry-registry"]
-    assert ca.parent == component.urn and deploy.parent == component.urn
+    # the CA belongs to the host layer (every host trusts it); the registry signs with it
+    ca, deploy = by_name["lab-hosts-ca"], by_name["lab-registry-hosts"]
+    assert ca.parent == by_name["lab-hosts"].urn and deploy.parent == component.urn
     assert ca.protect and deploy.protect
     assert "key_pem" in ca.secret_outputs
     assert [h["name"] for h in deploy.inputs["hosts"]] == ["lab-3"]
@@ -56,15 +61,14 @@ def test_site_ca_provider_generates_once_and_replaces_on_change() -> None:
 
 
 def test_registry_runs_after_the_base_layer_of_its_hosts() -> None:
-    from mlsite.components.hosts.hosts import Hosts
+    from mlsite.components import Hosts, HostsArgs, RegistryArgs
 
     site = load_stack("lab").site
 
     def program() -> None:
-        hosts = Hosts("lab-hosts", site)
-        Registry("lab-registry", site, hosts=hosts)
+        Registry("lab-registry", RegistryArgs(Hosts("lab-hosts", HostsArgs(site))))
 
     regs = run_program(program, project="mlsite", stack="t", config={})
     base = {r.urn for r in regs if r.type.endswith("HostDeploy") and r.inputs.get("role") == "base"}
-    (deploy,) = [r for r in regs if r.name == "lab-registry-registry"]
+    (deploy,) = [r for r in regs if r.name == "lab-registry-hosts"]
     assert base and base <= set(deploy.depends_on)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlsite.hosts.deploys import get as get_deploy
 from mlsite.hosts.params import dump_params
-from mlsite.hosts.roles import get_role
 from mlsite.hosts.runner import run
 from mlsite.spec import SiteSpec, load_stack
 from tests.conftest import LAB_STACK, LabSession
@@ -19,7 +19,7 @@ def lab_site() -> SiteSpec:
 def apply_role(lab: LabSession, role_name: str, site: SiteSpec | None = None) -> dict[str, Any]:
     """Run ``role_name`` on every lab host it applies to; the runner's JSON result."""
     site = site or lab_site()
-    role = get_role(role_name)
+    role = get_deploy(role_name)
     hosts = tuple(h for h in site.hosts if role.applies_to(h))
     params = role.params_for(site, hosts)
     return run(

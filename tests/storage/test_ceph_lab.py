@@ -8,7 +8,7 @@ import re
 import pytest
 
 from mlsite.components.storage.keys import CephKeysProvider
-from mlsite.storage.ceph_plan import failure_domains
+from mlsite.hosts.deploys.ceph import failure_domains
 from mlsite.storage.keys import parse_keyring
 from tests.storage.conftest import CephOnLab
 from tests.storage.labrun import apply_role, changed, errors, lab_site

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from mlsite.hosts.deploys import ceph_keys
-from mlsite.hosts.deploys.ceph import Params, ceph, params_for
-from mlsite.hosts.deploys.ceph_pools import (
+from mlsite.hosts.deploys.ceph import (
     LAB_FAST_FAILURE_DETECTION,
+    Params,
     central_config,
+    config_commands,
+    params_for,
     planned_commands,
 )
+from mlsite.hosts.deploys.ceph import keys as ceph_keys
+from mlsite.hosts.deploys.ceph.apply import ceph
 from mlsite.hosts.deploys.disks import DiskRefused
 from mlsite.hosts.distro import UnsupportedDistribution
 from mlsite.hosts.facts import DiskContents
 from mlsite.spec import load_stack
-from mlsite.storage.ceph_plan import config_commands
 from mlsite.storage.keys import generate_key
 from tests.hosts.fakehost import DEBIAN_12, DEBIAN_13, plan
 from tests.storage.labrun import lab_site

@@ -7,9 +7,9 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlsite.hosts.render.ceph import ceph_conf
+from mlsite.hosts.deploys import ceph as ceph_plan
+from mlsite.hosts.deploys.ceph.render import ceph_conf
 from mlsite.spec.storage import Pool
-from mlsite.storage import ceph_plan
 from mlsite.storage.keys import generate_key, is_key, keyring, parse_keyring
 from tests.storage.labrun import lab_site
 
@@ -47,7 +47,9 @@ def test_ratio_commands_only_for_differences() -> None:
 
 
 def test_existing_pool_with_wrong_size_and_rule_is_corrected() -> None:
-    pool = ceph_plan.PoolPlan("rbd", "rbd", 3, 2, "replicated_host", "on", 32, 0)
+    pool = ceph_plan.Pool(
+        name="rbd", application="rbd", size=3, min_size=2, rule="replicated_host", pg_num=32
+    )
     rules = [
         {"rule_id": 0, "rule_name": "replicated_rule"},
         {"rule_id": 1, "rule_name": "replicated_host"},

@@ -7,7 +7,8 @@ from xml.etree import ElementTree as ET
 import pytest
 from pydantic import ValidationError
 
-from mlsite.hosts.deploys.nfs_ha import NfsRefused, Params, cib_configuration, nfs_ha, params_for
+from mlsite.hosts.deploys.nfs_ha import NfsRefused, Params, cib_configuration, params_for
+from mlsite.hosts.deploys.nfs_ha.apply import nfs_ha
 from mlsite.spec import SiteSpec
 from tests.hosts.fakehost import DEBIAN_12, plan
 from tests.storage.labrun import lab_site

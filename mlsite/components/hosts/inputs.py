@@ -185,7 +185,7 @@ def deploy_files(role: str) -> list[Path]:
     root = hosts_package_dir()
     if root is None:
         return []
-    start = _module_file(root, f"mlsite.hosts.deploys.{_module_name(role)}")
+    start = _module_file(root, f"mlsite.hosts.deploys.{_module_name(role)}.apply")
     seen: dict[Path, None] = {}
     todo = [start] if start is not None else []
     while todo:

@@ -4,17 +4,33 @@
 # Annotations evaluated at import (no __future__ import): see components/__init__.py.
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
-from mlsite.components.hosts.deploy import HostDeploy, HostDeployArgs
-from mlsite.components.hosts.inputs import HostGroup
+from mlsite.components.hosts.deploy import HostDeploy
+from mlsite.components.hosts.layer import apply_deploy
 from mlsite.components.images.context import CONTEXT_DIR, build_args, image_tag
 from mlsite.components.registry.registry import Registry
+from mlsite.hosts import deploys
 from mlsite.hosts.deploys import image_build
 from mlsite.hosts.deploys.image_prepull import params_for as prepull_params
 from mlsite.spec import Host, Role, SiteSpec
 from mlsite.spec.services import RuntimeImage as RuntimeImageSpec
+
+
+@dataclass(frozen=True)
+class RuntimeImageArgs:
+    """What ``RuntimeImage`` builds, and into which registry."""
+
+    image: RuntimeImageSpec
+    """The image's description (one of the site's ``images``)."""
+    registry: Registry
+    """The registry it is pushed to (the build waits for it and trusts its CA)."""
+    after: Sequence[Any] = ()
+    """Resources the build waits for besides the registry (``Site`` chains its images'
+    builds, which share one build host, one after the other)."""
 
 
 class RuntimeImage(pulumi.ComponentResource):
@@ -33,29 +49,22 @@ class RuntimeImage(pulumi.ComponentResource):
     ``prepull: false``)."""
 
     def __init__(
-        self,
-        name: str,
-        spec: RuntimeImageSpec,
-        opts: pulumi.ResourceOptions | None = None,
-        *,
-        site: SiteSpec,
-        registry: Registry,
-        after: Sequence[pulumi.Resource] = (),
+        self, name: str, args: RuntimeImageArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        """``after``: resources the build waits for besides the registry (the Site chains
-        its images' builds, which share one build host, one after the other)."""
+        spec, registry, after, site = args.image, args.registry, args.after, args.registry.site
         super().__init__("mlsite:images:RuntimeImage", name, None, opts)
+        self._opts = opts
         builders = site.hosts_with(Role.BUILD)
         if not builders or site.registry is None:
             raise ValueError("RuntimeImage needs a host with role build and a site registry")
-        args = build_args(spec)
-        tag = image_tag(CONTEXT_DIR, args)
+        arguments = build_args(spec)
+        tag = image_tag(CONTEXT_DIR, arguments)
         push_endpoint = image_build.push_endpoint(site)
         to_build = image_build.ImageToBuild(
             ref=f"{push_endpoint}/{spec.name}:{tag}",
             context_dir=CONTEXT_DIR.relative_to(image_build.PROJECT_ROOT).as_posix(),
             context=image_build.context_files(CONTEXT_DIR),
-            build_args=args,
+            build_args=arguments,
             also_latest=spec.tag == "content-hash-and-latest",
         )
 
@@ -71,15 +80,17 @@ class RuntimeImage(pulumi.ComponentResource):
         self.prepull = None
         if spec.prepull and gpu_hosts:
             # Pulled onto every GPU host once pushed: a workspace then starts in seconds.
-            self.prepull = HostDeploy(
-                f"{name}-prepull",
-                HostDeployArgs(
-                    HostGroup("image_prepull", "image_prepull", gpu_hosts),
-                    prepull_params(site, gpu_hosts, images=(ref,)),
-                ),
-                pulumi.ResourceOptions(parent=self),
-                depends_on=[built] if built else [],
-            )
+            (self.prepull,) = apply_deploy(
+                self,
+                name,
+                opts,
+                deploys.get("image_prepull"),
+                gpu_hosts,
+                lambda hosts: prepull_params(site, hosts, images=(ref,)),
+                after=[built] if built else [],
+                max_group_hosts=None,
+                label="prepull",
+            ).values()
         self.register_outputs({"ref": self.ref, "tag": self.tag})
 
     def _build(
@@ -98,13 +109,17 @@ class RuntimeImage(pulumi.ComponentResource):
                 site, builders[:1], images=(to_build,), ca_pem=ca_pem or None
             )
 
-        return HostDeploy(
-            f"{name}-build",
-            HostDeployArgs(
-                HostGroup("image_build", f"image_build-{spec.name}", builders[:1]),
-                registry.ca_cert_pem.apply(params),
-            ),
-            pulumi.ResourceOptions(parent=self),
+        (build,) = apply_deploy(
+            self,
+            name,
+            self._opts,
+            deploys.get("image_build"),
+            builders[:1],
+            lambda _: registry.ca_cert_pem.apply(params),
             # the push needs the registry up (which itself waits for the hosts' base layer)
-            depends_on=[*registry.deploys.values(), *after],
-        )
+            after=[*registry.deploys.values(), *after],
+            max_group_hosts=None,
+            label="build",
+            group=f"image_build-{spec.name}",
+        ).values()
+        return build

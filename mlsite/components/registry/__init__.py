@@ -1,6 +1,5 @@
-"""The registry part of a site: ``Registry`` and the generated site CA ``SiteCa``."""
+"""The registry part of a site: ``Registry`` (the site CA is ``mlsite.components.ca``)."""
 
-from mlsite.components.registry.ca import SiteCa
-from mlsite.components.registry.registry import Registry
+from mlsite.components.registry.registry import Registry, RegistryArgs
 
-__all__ = ["Registry", "SiteCa"]
+__all__ = ["Registry", "RegistryArgs"]

@@ -8,18 +8,30 @@ certificate is issued from it at apply time by the host deploy (deterministicall
 # Annotations evaluated at import (no __future__ import): see components/__init__.py.
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pulumi
 
-from mlsite.components.hosts.deploy import HostDeploy, HostDeployArgs
+from mlsite.components.ca import site_ca
+from mlsite.components.hosts.deploy import HostDeploy
 from mlsite.components.hosts.hosts import Hosts
-from mlsite.components.hosts.inputs import plan_groups
-from mlsite.components.registry.ca import SiteCaOutputs, site_ca
+from mlsite.components.hosts.layer import apply_deploy
 from mlsite.components.secrets import secret_output
+from mlsite.hosts import deploys
 from mlsite.hosts.deploys.registry import CaMaterial, Params, params_for, push_port_for
 from mlsite.spec import Host, Role, SiteSpec
+from mlsite.spec.services import Registry as RegistrySpec
 
-ROLE = "registry"
+
+@dataclass(frozen=True)
+class RegistryArgs:
+    """What ``Registry`` builds, and on which host layer."""
+
+    hosts: Hosts
+    """The host layer it runs on: the registry waits for its base deploy, serves from its
+    hosts with role ``registry`` and signs with its site CA (the one containerd trusts)."""
+    registry: RegistrySpec | None = None
+    """The registry's description. Default: the host layer's description's ``registry``."""
 
 
 class Registry(pulumi.ComponentResource):
@@ -39,48 +51,50 @@ class Registry(pulumi.ComponentResource):
     """That user's password (a secret)."""
     deploys: dict[str, HostDeploy]
     """The HostDeploys by group name."""
+    site: SiteSpec
+    """The description it was built from (its ``registry`` is this registry's)."""
 
     def __init__(
-        self,
-        name: str,
-        site: SiteSpec,
-        opts: pulumi.ResourceOptions | None = None,
-        *,
-        hosts: Hosts | None = None,
-        ca: SiteCaOutputs | None = None,
+        self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        """``site`` must describe a registry and at least one host with role registry;
-        ``hosts``: the site's host layer, whose base deploys run first; ``ca``: the site CA
-        (default: this component makes it, for stacks composing a registry alone)."""
-        super().__init__("mlsite:registry:Registry", name, None, opts)
+        site = args.hosts.site
+        if args.registry is not None:
+            site = site.model_copy(update={"registry": args.registry})
         spec = site.registry
         servers = site.hosts_with(Role.REGISTRY)
         if spec is None or not servers:
             raise ValueError(
-                "Registry needs `registry:` in the site description and a host with role registry"
+                "Registry needs a registry description (RegistryArgs.registry or the host "
+                "layer's `registry:`) and a host with role registry"
             )
-        child = pulumi.ResourceOptions(parent=self)
-        base = hosts.base if hosts else []
-        site_authority = ca or site_ca(f"{name}-ca", site, child)
-        ca_cert, ca_material = site_authority.cert_pem, site_authority.material
-        self.deploys = {}
-        for group in plan_groups(ROLE, servers):
-            params: Params | pulumi.Output[Params]
+        super().__init__("mlsite:registry:Registry", name, None, opts)
+        self.site = site
+        authority = args.hosts.ca or site_ca(
+            f"{name}-ca", site, pulumi.ResourceOptions(parent=self)
+        )
+        ca_material = authority.material
+
+        def params(group: tuple[Host, ...]) -> Params | pulumi.Output[Params]:
             if ca_material is None:
-                params = params_for(site, group.hosts)
-            else:
-                params = ca_material.apply(_params_with(site, group.hosts))
-            self.deploys[group.name] = HostDeploy(
-                f"{name}-{group.name}",
-                HostDeployArgs(group=group, params=params),
-                pulumi.ResourceOptions(parent=self, protect=True),
-                depends_on=base,
-            )
+                return params_for(site, group)
+            return ca_material.apply(_params_with(site, group))
+
+        self.deploys = apply_deploy(
+            self,
+            name,
+            opts,
+            deploys.get("registry"),
+            servers,
+            params,
+            after=args.hosts.base,
+            label="hosts",
+            renamed_from=lambda group: group,
+        )
         fqdn = f"{servers[0].name}.{site.site.domain}"
         self.url = pulumi.Output.from_input(f"https://{fqdn}:{spec.port}")
         push_port = push_port_for(spec.port, {c.port for c in spec.caches})
         self.push_url = pulumi.Output.from_input(f"https://{fqdn}:{push_port}")
-        self.ca_cert_pem = ca_cert
+        self.ca_cert_pem = authority.cert_pem
         puller = next((u for u in spec.users if u.access == "pull"), spec.users[0])
         self.pull_username = pulumi.Output.from_input(puller.name)
         self.pull_password = secret_output(puller.password)

@@ -2,17 +2,32 @@
 
 # Annotations evaluated at import (no __future__ import): see components/__init__.py.
 
+from dataclasses import dataclass
+
 import pulumi
 
-from mlsite.components.hosts.deploy import HostDeploy, HostDeployArgs
-from mlsite.components.hosts.inputs import HostGroup, host_entry
+from mlsite.components.hosts.deploy import HostDeploy
+from mlsite.components.hosts.hosts import Hosts
+from mlsite.components.hosts.inputs import host_entry
+from mlsite.components.hosts.layer import apply_deploy
+from mlsite.components.options import child_options
 from mlsite.components.outputs import known
 from mlsite.components.storage.keys import CephKeys
-from mlsite.hosts.deploys.ceph import is_ceph_host, params_for
-from mlsite.spec import SiteSpec
-from mlsite.storage.ceph_plan import fsid, plan_mons
+from mlsite.hosts import deploys
+from mlsite.hosts.deploys.ceph import fsid, params_for, plan_mons
+from mlsite.spec.storage import Ceph
 
 ADMIN = "client.admin"
+
+
+@dataclass(frozen=True)
+class CephClusterArgs:
+    """What ``CephCluster`` builds, and on which host layer."""
+
+    hosts: Hosts
+    """The host layer: daemons start once its base deploy has run."""
+    ceph: Ceph | None = None
+    """The cluster's description. Default: the host layer's ``storage.ceph``."""
 
 
 class CephCluster(pulumi.ComponentResource):
@@ -31,29 +46,45 @@ class CephCluster(pulumi.ComponentResource):
     """The ``client.admin`` keyring (a secret): what NFS and db hosts use, and ceph-csi. None
     only in the offline plan, which reads no keys."""
 
+    hosts: Hosts
+    """The host layer it runs on (NfsHa and PersonalDatabases read the site from it)."""
+
     def __init__(
-        self,
-        name: str,
-        site: SiteSpec,
-        opts: pulumi.ResourceOptions | None = None,
-        *,
-        depends_on: list[pulumi.Resource] | None = None,
+        self, name: str, args: CephClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        site = args.hosts.site
+        if args.ceph is not None:
+            site = site.model_copy(
+                update={"storage": site.storage.model_copy(update={"ceph": args.ceph})}
+            )
+        if site.storage.ceph is None:
+            raise ValueError(
+                "CephCluster needs a Ceph description (CephClusterArgs.ceph or the "
+                "host layer's `storage.ceph`)"
+            )
+        params = params_for(site, site.hosts)
         super().__init__("mlsite:storage:CephCluster", name, None, opts)
-        hosts = tuple(h for h in site.hosts if is_ceph_host(h))
-        params = params_for(site, hosts)
-        self.deploy = HostDeploy(
-            f"{name}-ceph",
-            HostDeployArgs(HostGroup("ceph", "ceph", hosts), params),
-            pulumi.ResourceOptions(parent=self, protect=True, depends_on=depends_on or []),
-        )
+        self.hosts = args.hosts
+        deploy = deploys.get("ceph")
+        (self.deploy,) = apply_deploy(
+            self,
+            name,
+            opts,
+            deploy,
+            deploy.hosts(site),
+            lambda hosts: params_for(site, hosts),
+            after=args.hosts.base,
+            max_group_hosts=None,
+            label="hosts",
+            renamed_from=lambda group: group,
+        ).values()
         keys = CephKeys(
             f"{name}-keys",
             host=host_entry(site.host(params.bootstrap)),
             cluster=params.cluster,
             fsid=params.fsid,
             entities=(ADMIN,),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.deploy]),
+            opts=child_options(self, opts, depends_on=[self.deploy]),
         )
         self.fsid = pulumi.Output.from_input(fsid(site))
         self.mon_hosts = known([m.address for m in plan_mons(site)])

@@ -2,14 +2,28 @@
 
 # Annotations evaluated at import (no __future__ import): see components/__init__.py.
 
+from dataclasses import dataclass
+
 import pulumi
 
-from mlsite.components.hosts.deploy import HostDeploy, HostDeployArgs
-from mlsite.components.hosts.inputs import HostGroup
+from mlsite.components.hosts.deploy import HostDeploy
+from mlsite.components.hosts.layer import apply_deploy
 from mlsite.components.outputs import known
 from mlsite.components.storage.ceph import CephCluster
+from mlsite.hosts import deploys
 from mlsite.hosts.deploys.personal_db import params_for
-from mlsite.spec import Role, SiteSpec
+from mlsite.spec import Role
+from mlsite.spec.storage import Databases
+
+
+@dataclass(frozen=True)
+class PersonalDatabasesArgs:
+    """What ``PersonalDatabases`` builds, and on which Ceph cluster (the golden images)."""
+
+    ceph: CephCluster
+    """The cluster holding the golden images and the users' copies."""
+    databases: Databases | None = None
+    """The database sets. Default: the site's ``databases``."""
 
 
 class PersonalDatabases(pulumi.ComponentResource):
@@ -23,21 +37,25 @@ class PersonalDatabases(pulumi.ComponentResource):
     """Names of the database sets."""
 
     def __init__(
-        self,
-        name: str,
-        site: SiteSpec,
-        opts: pulumi.ResourceOptions | None = None,
-        *,
-        ceph: CephCluster,
+        self, name: str, args: PersonalDatabasesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlsite:storage:PersonalDatabases", name, None, opts)
+        site = args.ceph.hosts.site
+        if args.databases is not None:
+            site = site.model_copy(update={"databases": args.databases})
         params = params_for(site, site.hosts)
-        db_host = site.hosts_with(Role.DB)[0]
-        self.deploy = HostDeploy(
-            f"{name}-personal-db",
-            HostDeployArgs(HostGroup("personal_db", "personal_db", (db_host,)), params),
-            pulumi.ResourceOptions(parent=self, protect=True, depends_on=[ceph.deploy]),
-        )
+        super().__init__("mlsite:storage:PersonalDatabases", name, None, opts)
+        (self.deploy,) = apply_deploy(
+            self,
+            name,
+            opts,
+            deploys.get("personal_db"),
+            site.hosts_with(Role.DB)[:1],
+            lambda _: params,
+            after=[args.ceph.deploy],
+            max_group_hosts=None,
+            label="hosts",
+            renamed_from=lambda _: "personal-db",
+        ).values()
         self.host = pulumi.Output.from_input(params.host)
         self.sets = known([s.name for s in params.sets])
         self.register_outputs({"host": self.host, "sets": self.sets})

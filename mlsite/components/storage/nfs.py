@@ -2,13 +2,26 @@
 
 # Annotations evaluated at import (no __future__ import): see components/__init__.py.
 
+from dataclasses import dataclass
+
 import pulumi
 
-from mlsite.components.hosts.deploy import HostDeploy, HostDeployArgs
-from mlsite.components.hosts.inputs import HostGroup
+from mlsite.components.hosts.deploy import HostDeploy
+from mlsite.components.hosts.layer import apply_deploy
 from mlsite.components.storage.ceph import CephCluster
+from mlsite.hosts import deploys
 from mlsite.hosts.deploys.nfs_ha import params_for
-from mlsite.spec import SiteSpec
+from mlsite.spec.storage import Nfs
+
+
+@dataclass(frozen=True)
+class NfsHaArgs:
+    """What ``NfsHa`` builds, and on which Ceph cluster (its RBD image lives there)."""
+
+    ceph: CephCluster
+    """The cluster holding the export's RBD image; the export starts once it is up."""
+    nfs: Nfs | None = None
+    """The export's description. Default: the site's ``storage.nfs``."""
 
 
 class NfsHa(pulumi.ComponentResource):
@@ -23,24 +36,30 @@ class NfsHa(pulumi.ComponentResource):
     """The exported path, e.g. /home."""
 
     def __init__(
-        self,
-        name: str,
-        site: SiteSpec,
-        opts: pulumi.ResourceOptions | None = None,
-        *,
-        ceph: CephCluster,
+        self, name: str, args: NfsHaArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlsite:storage:NfsHa", name, None, opts)
+        site = args.ceph.hosts.site
+        if args.nfs is not None:
+            site = site.model_copy(
+                update={"storage": site.storage.model_copy(update={"nfs": args.nfs})}
+            )
         nfs = site.storage.nfs
         if nfs is None:
-            raise ValueError("NfsHa needs storage.nfs")
-        params = params_for(site, site.hosts)
-        nodes = tuple(site.host(n) for n in nfs.nodes)
-        self.deploy = HostDeploy(
-            f"{name}-nfs-ha",
-            HostDeployArgs(HostGroup("nfs_ha", "nfs_ha", nodes), params),
-            pulumi.ResourceOptions(parent=self, protect=True, depends_on=[ceph.deploy]),
-        )
+            raise ValueError("NfsHa needs an export description (NfsHaArgs.nfs or storage.nfs)")
+        params = params_for(site, site.hosts)  # refuses HA without fencing, before any resource
+        super().__init__("mlsite:storage:NfsHa", name, None, opts)
+        (self.deploy,) = apply_deploy(
+            self,
+            name,
+            opts,
+            deploys.get("nfs_ha"),
+            tuple(site.host(n) for n in nfs.nodes),
+            lambda _: params,
+            after=[args.ceph.deploy],
+            max_group_hosts=None,
+            label="hosts",
+            renamed_from=lambda _: "nfs-ha",
+        ).values()
         self.address = pulumi.Output.from_input(params.floating_ip or params.nodes[0].address)
         self.export_path = pulumi.Output.from_input(params.export_path)
         self.register_outputs({"address": self.address, "export_path": self.export_path})

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from gevent.lock import BoundedSemaphore
 from pyinfra.context import state
 
-from mlsite.hosts.deploys.ceph_facts import CephKeyring
+from mlsite.hosts.deploys.ceph.facts import CephKeyring
 from mlsite.storage.keys import generate_key, keyring, parse_keyring
 
 if TYPE_CHECKING:

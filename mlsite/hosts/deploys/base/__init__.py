@@ -5,21 +5,17 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from pyinfra.api.deploy import deploy
-from pyinfra.context import host
-from pyinfra.operations import files, server
 
-from mlsite.hosts import operations
-from mlsite.hosts.deploys.common import put_text
-from mlsite.hosts.distro import distro
+from mlsite.hosts.deploys import Deploy
 from mlsite.hosts.params import RoleParams
-from mlsite.hosts.render import base as render
-from mlsite.hosts.roles import RoleDeploy
 from mlsite.spec import Host, SiteSpec
 
 USERS_GROUP = "mlsite-users"
+
+
 USERS_GID = 1999
 """Every workspace user is in this group (fixed gid, the same on every host)."""
+
 
 ML_SYSCTL: dict[str, str] = {
     "vm.swappiness": "10",
@@ -31,9 +27,16 @@ ML_SYSCTL: dict[str, str] = {
 }
 """Kernel settings for ML hosts: little swapping, many file watches (Jupyter, data loaders)."""
 
+
 SSHD_DROPIN = "/etc/ssh/sshd_config.d/00-mlsite.conf"
+
+
 SUDOERS = "/etc/sudoers.d/mlsite"
+
+
 SYSCTL_FILE = "/etc/sysctl.d/90-mlsite.conf"
+
+
 JOURNALD_DROPIN = "/etc/systemd/journald.conf.d/50-mlsite.conf"
 
 
@@ -126,113 +129,4 @@ def params_for(site: SiteSpec, hosts: tuple[Host, ...]) -> Params:
     )
 
 
-@deploy("base")
-def base(params: Params) -> None:
-    """Apply the base layer to the current host."""
-    family = distro().family
-    operations.apt_update(name="Refresh package lists (at most daily)", cache_time=86400)
-    operations.packages(
-        name="Install base packages",
-        packages=["chrony", "sudo", "tzdata", "openssh-server", "procps"],
-    )
-    operations.hostname(name="Set the host name", hostname=host.name)
-    files.block(
-        name="List the site's hosts in /etc/hosts",
-        path="/etc/hosts",
-        content=render.hosts_block((e.name, e.address, e.fqdn) for e in params.site_hosts),
-        marker="# {mark} mlsite site hosts",
-    )
-    operations.timezone(name=f"Set the time zone to {params.timezone}", timezone=params.timezone)
-
-    chrony = put_text(
-        "Configure chrony",
-        "/etc/chrony/chrony.conf",
-        render.chrony_conf(params.ntp_servers, family),
-    )
-    operations.service(
-        name="Enable chrony" + (" and keep it running" if params.chrony_start else ""),
-        service="chrony",
-        enabled=True,
-        running=params.chrony_start or None,
-        restarted=params.chrony_start and chrony.will_change,
-    )
-
-    _masked_units(params.masked_units)
-    _accounts(params)
-
-    sudo = put_text("Install the sudo policy", SUDOERS, render.sudoers(params.sudo_nopasswd), "440")
-    if sudo.will_change:
-        server.shell(name="Check the sudo policy parses", commands=[f"visudo -c -q -f {SUDOERS}"])
-
-    sshd = put_text(
-        f"Harden sshd (no passwords, PermitRootLogin {params.permit_root_login})",
-        SSHD_DROPIN,
-        render.sshd_dropin(params.permit_root_login),
-    )
-    if sshd.will_change:
-        server.shell(
-            name="Check and reload sshd",
-            commands=["sshd -t", "systemctl try-reload-or-restart ssh.service"],
-        )
-
-    _sysctl(params)
-
-    journald = put_text(
-        "Limit journald's disk use",
-        JOURNALD_DROPIN,
-        render.journald_conf(params.journal_max_use_mib, params.journal_retention_days),
-    )
-    if journald.will_change:
-        operations.service(
-            name="Restart journald", service="systemd-journald", running=True, restarted=True
-        )
-
-
-def _masked_units(units: tuple[str, ...]) -> None:
-    """Mask ``units`` (before the roles that install them run, so they never start)."""
-    changed = [
-        files.link(
-            name=f"Mask {unit}", path=f"/etc/systemd/system/{unit}", target="/dev/null"
-        ).will_change
-        for unit in units
-    ]
-    if any(changed):
-        server.shell(
-            name="Reload systemd and forget masked units' failures",
-            commands=[
-                "systemctl daemon-reload",
-                f"systemctl reset-failed {' '.join(units)} || true",
-            ],
-        )
-
-
-def _accounts(params: Params) -> None:
-    operations.group(name=f"Create group {USERS_GROUP}", group=USERS_GROUP, gid=USERS_GID)
-    for account in params.accounts:
-        operations.account(
-            name=f"Create user {account.name} (uid {account.uid})",
-            user=account.name,
-            uid=account.uid,
-            groups=(USERS_GROUP,),
-            home=f"/home/{account.name}",
-            shell="/bin/bash",
-            ssh_keys=account.ssh_keys or None,
-        )
-
-
-def _sysctl(params: Params) -> None:
-    put_text("Persist kernel settings", SYSCTL_FILE, render.sysctl_conf(params.sysctl))
-    for key, value in sorted(params.sysctl.items()):
-        if params.sysctl_live == "all" or key.startswith("net.core."):
-            server.sysctl(name=f"Set {key} = {value}", key=key, value=value)
-
-
-ROLE = RoleDeploy(
-    name="base", deploy=base, params_model=Params, params_for=params_for, batch_facts=True
-)
-
-# Run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/base.py
-if "__name__" not in globals():
-    from mlsite.hosts.cli import run_deploy_file
-
-    run_deploy_file("base")
+DEPLOY = Deploy(name="base", params_model=Params, params_for=params_for, batch_facts=True)

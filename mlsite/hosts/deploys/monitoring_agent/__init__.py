@@ -3,18 +3,17 @@ hosts (run by containerd under a systemd unit, at the pinned image)."""
 
 from __future__ import annotations
 
-from pyinfra.api.deploy import deploy
-from pyinfra.context import host
-
-from mlsite.hosts import operations
-from mlsite.hosts.deploys.common import host_entry, put_text
+from mlsite.hosts.deploys import Deploy
 from mlsite.hosts.params import RoleParams
-from mlsite.hosts.roles import RoleDeploy
 from mlsite.spec import Host, SiteSpec
 from mlsite.versions import pin
 
 DCGM_UNIT = "/etc/systemd/system/mlsite-dcgm-exporter.service"
+
+
 NODE_EXPORTER_PORT = 9100
+
+
 DCGM_EXPORTER_PORT = 9400
 
 
@@ -55,44 +54,9 @@ def dcgm_unit(image: str) -> str:
     )
 
 
-@deploy("monitoring_agent")
-def monitoring_agent(params: Params) -> None:
-    """Install the exporters on the current host."""
-    gpu = host_entry(params.gpu_exporter, host.name, "monitoring_agent")
-    operations.packages(
-        name="Install prometheus-node-exporter", packages=["prometheus-node-exporter"]
-    )
-    operations.service(
-        name=f"Keep node-exporter running (:{NODE_EXPORTER_PORT})",
-        service="prometheus-node-exporter",
-        running=True,
-        enabled=True,
-    )
-    if not gpu:
-        return
-    unit = put_text(
-        "Install the DCGM exporter unit", DCGM_UNIT, dcgm_unit(params.dcgm_exporter_image)
-    )
-    operations.service(
-        name=f"Keep the DCGM exporter running (:{DCGM_EXPORTER_PORT})",
-        service="mlsite-dcgm-exporter",
-        running=True,
-        enabled=True,
-        restarted=unit.will_change,
-        daemon_reload=unit.will_change,
-    )
-
-
-ROLE = RoleDeploy(
+DEPLOY = Deploy(
     name="monitoring_agent",
-    deploy=monitoring_agent,
     params_model=Params,
     params_for=params_for,
     batch_facts=True,
 )
-
-# Run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/monitoring_agent.py
-if "__name__" not in globals():
-    from mlsite.hosts.cli import run_deploy_file
-
-    run_deploy_file("monitoring_agent")

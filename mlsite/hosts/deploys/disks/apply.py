@@ -1,54 +1,17 @@
-"""Disks by stable id: refuse any disk holding data unless the site allows wiping it, and
-prepare Ceph OSD disks (wipe signatures of a wipe-allowed disk; OSDs are created later by
-the Ceph deploy). A disk that already carries a BlueStore label is an OSD: it is left to the
-Ceph deploy, so re-applying the disks role never destroys an OSD.
+"""The pyinfra half of the ``disks`` deploy: operations run on the hosts.
 
-Every disk is probed (``wipefs --no-act``, partitions in /sys) before anything changes; one
-refused disk stops the host with a clear error and nothing changed on it.
+Its parameters and everything pure live in ``mlsite.hosts.deploys.disks``.
 """
 
 from __future__ import annotations
-
-from typing import Literal
 
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
 from pyinfra.operations import server
 
 from mlsite.hosts.deploys.common import host_entry
+from mlsite.hosts.deploys.disks import DiskConf, DiskRefused, Params
 from mlsite.hosts.facts import DiskContents, DiskProbe
-from mlsite.hosts.params import RoleParams
-from mlsite.hosts.roles import RoleDeploy
-from mlsite.spec import Host, SiteSpec
-
-
-class DiskConf(RoleParams):
-    """A disk of a host."""
-
-    id: str
-    """Stable path (/dev/disk/by-id/...)."""
-    use: Literal["os", "ceph-osd", "none"]
-    wipe: Literal["never", "allowed"] = "never"
-
-
-class Params(RoleParams):
-    """Parameters of the disks role on a group of hosts."""
-
-    hosts: dict[str, tuple[DiskConf, ...]]
-    """Each host's disks, by host name; only ``ceph-osd`` disks are touched."""
-
-
-class DiskRefused(RuntimeError):
-    """A disk holds data and the site does not allow wiping it (nothing was changed)."""
-
-
-def params_for(site: SiteSpec, hosts: tuple[Host, ...]) -> Params:
-    """The disks parameters of ``hosts`` (pure)."""
-    return Params(
-        hosts={
-            h.name: tuple(DiskConf(id=d.id, use=d.use, wipe=d.wipe) for d in h.disks) for h in hosts
-        }
-    )
 
 
 def check(disk: DiskConf, contents: DiskContents) -> str | None:
@@ -87,11 +50,7 @@ def disks(params: Params) -> None:
         )
 
 
-ROLE = RoleDeploy(
-    name="disks", deploy=disks, params_model=Params, params_for=params_for, batch_facts=True
-)
-
-# Run as a deploy file: pyinfra hosts/inventory.py hosts/deploys/disks.py
+# Run as a deploy file: pyinfra mlsite/hosts/inventory.py mlsite/hosts/deploys/disks/apply.py
 if "__name__" not in globals():
     from mlsite.hosts.cli import run_deploy_file
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import yaml
 
+from mlsite.hosts.deploys.base.render import HEADER
 from mlsite.hosts.params import RoleParams as _Model
-from mlsite.hosts.render.base import HEADER
 
 
 class VlanConf(_Model):

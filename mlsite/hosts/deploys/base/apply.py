@@ -1,0 +1,132 @@
+"""The pyinfra half of the ``base`` deploy: operations run on the hosts.
+
+Its parameters and everything pure live in ``mlsite.hosts.deploys.base``.
+"""
+
+from __future__ import annotations
+
+from pyinfra.api.deploy import deploy
+from pyinfra.context import host
+from pyinfra.operations import files, server
+
+from mlsite.hosts import operations
+from mlsite.hosts.deploys.base import (
+    JOURNALD_DROPIN,
+    SSHD_DROPIN,
+    SUDOERS,
+    SYSCTL_FILE,
+    USERS_GID,
+    USERS_GROUP,
+    Params,
+    render,
+)
+from mlsite.hosts.deploys.common import put_text
+from mlsite.hosts.distro import distro
+
+
+@deploy("base")
+def base(params: Params) -> None:
+    """Apply the base layer to the current host."""
+    family = distro().family
+    operations.apt_update(name="Refresh package lists (at most daily)", cache_time=86400)
+    operations.packages(
+        name="Install base packages",
+        packages=["chrony", "sudo", "tzdata", "openssh-server", "procps"],
+    )
+    operations.hostname(name="Set the host name", hostname=host.name)
+    files.block(
+        name="List the site's hosts in /etc/hosts",
+        path="/etc/hosts",
+        content=render.hosts_block((e.name, e.address, e.fqdn) for e in params.site_hosts),
+        marker="# {mark} mlsite site hosts",
+    )
+    operations.timezone(name=f"Set the time zone to {params.timezone}", timezone=params.timezone)
+
+    chrony = put_text(
+        "Configure chrony",
+        "/etc/chrony/chrony.conf",
+        render.chrony_conf(params.ntp_servers, family),
+    )
+    operations.service(
+        name="Enable chrony" + (" and keep it running" if params.chrony_start else ""),
+        service="chrony",
+        enabled=True,
+        running=params.chrony_start or None,
+        restarted=params.chrony_start and chrony.will_change,
+    )
+
+    _masked_units(params.masked_units)
+    _accounts(params)
+
+    sudo = put_text("Install the sudo policy", SUDOERS, render.sudoers(params.sudo_nopasswd), "440")
+    if sudo.will_change:
+        server.shell(name="Check the sudo policy parses", commands=[f"visudo -c -q -f {SUDOERS}"])
+
+    sshd = put_text(
+        f"Harden sshd (no passwords, PermitRootLogin {params.permit_root_login})",
+        SSHD_DROPIN,
+        render.sshd_dropin(params.permit_root_login),
+    )
+    if sshd.will_change:
+        server.shell(
+            name="Check and reload sshd",
+            commands=["sshd -t", "systemctl try-reload-or-restart ssh.service"],
+        )
+
+    _sysctl(params)
+
+    journald = put_text(
+        "Limit journald's disk use",
+        JOURNALD_DROPIN,
+        render.journald_conf(params.journal_max_use_mib, params.journal_retention_days),
+    )
+    if journald.will_change:
+        operations.service(
+            name="Restart journald", service="systemd-journald", running=True, restarted=True
+        )
+
+
+def _masked_units(units: tuple[str, ...]) -> None:
+    """Mask ``units`` (before the roles that install them run, so they never start)."""
+    changed = [
+        files.link(
+            name=f"Mask {unit}", path=f"/etc/systemd/system/{unit}", target="/dev/null"
+        ).will_change
+        for unit in units
+    ]
+    if any(changed):
+        server.shell(
+            name="Reload systemd and forget masked units' failures",
+            commands=[
+                "systemctl daemon-reload",
+                f"systemctl reset-failed {' '.join(units)} || true",
+            ],
+        )
+
+
+def _accounts(params: Params) -> None:
+    operations.group(name=f"Create group {USERS_GROUP}", group=USERS_GROUP, gid=USERS_GID)
+    for account in params.accounts:
+        operations.account(
+            name=f"Create user {account.name} (uid {account.uid})",
+            user=account.name,
+            uid=account.uid,
+            groups=(USERS_GROUP,),
+            home=f"/home/{account.name}",
+            shell="/bin/bash",
+            ssh_keys=account.ssh_keys or None,
+        )
+
+
+def _sysctl(params: Params) -> None:
+    put_text("Persist kernel settings", SYSCTL_FILE, render.sysctl_conf(params.sysctl))
+    for key, value in sorted(params.sysctl.items()):
+        if params.sysctl_live == "all" or key.startswith("net.core."):
+            server.sysctl(name=f"Set {key} = {value}", key=key, value=value)
+
+
+# Run as a deploy file: pyinfra mlsite/hosts/inventory.py mlsite/hosts/deploys/base/apply.py
+if "__name__" not in globals():
+    from mlsite.hosts.cli import run_deploy_file
+
+    run_deploy_file("base")
