@@ -1,7 +1,7 @@
 """How pyinfra reaches a host: SSH connection data for a site host or a runner target.
 
-Lab hosts log in with the lab's generated key (``MLSITE_SSH_KEY`` overrides it) and are
-checked strictly against the lab's known_hosts file, which sits beside the key. Other hosts
+Lab hosts log in with the lab's generated key (``MLSITE_SSH_KEY`` overrides it; where it
+lives is ``mlsite.dirs``, so the host layer never imports the lab) and are checked strictly against the lab's known_hosts file, which sits beside the key. Other hosts
 use their ``ssh.key`` (relative to the stack file) or the SSH agent, with known_hosts from
 ``MLSITE_SSH_KNOWN_HOSTS`` or the user's own file.
 """
@@ -12,31 +12,28 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mlsite.hosts.contract import Target
 from mlsite.spec import Host
 
 CONNECT_TIMEOUT_S = 10
 
 
-def lab_key() -> Path:
-    """The lab's private key: ``MLSITE_SSH_KEY``, else the lab state's generated key."""
-    env = os.environ.get("MLSITE_SSH_KEY")
-    if env:
-        return Path(env)
-    from mlsite.lab.paths import LabDirs  # the lab owns where its key lives
-
-    return LabDirs.from_env().ssh_key
+def target_for(host: Host) -> Target:
+    """How ``host`` of a site description is reached (the one ``Target`` every part uses)."""
+    return Target(
+        name=host.name,
+        address=str(host.address),
+        port=host.ssh.port,
+        user=host.ssh.user,
+        key_file=host.ssh.key,
+        lab=host.lab,
+    )
 
 
 def key_for(host: Host, stack_file: Path | None) -> Path | None:
-    """The private key that logs in to ``host``; None means the SSH agent's keys."""
-    if host.ssh.key is not None:
-        key = Path(host.ssh.key).expanduser()
-        if not key.is_absolute() and stack_file is not None:
-            key = stack_file.parent / key
-        return key
-    if host.lab:
-        return lab_key()
-    return None
+    """The private key that logs in to ``host``; None means the SSH agent's keys. A relative
+    ``ssh.key`` is relative to the stack file."""
+    return target_for(host).key_path(stack_file.parent if stack_file else None)
 
 
 def known_hosts_for(key_file: Path | None) -> Path | None:

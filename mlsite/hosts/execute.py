@@ -24,9 +24,9 @@ from pyinfra.context import ctx_host, ctx_state
 
 from mlsite.hosts import openssh
 from mlsite.hosts.connection import CONNECT_TIMEOUT_S, ssh_data
+from mlsite.hosts.contract import HostResult, Mode, OperationResult, Target
 from mlsite.hosts.params import RoleParams
 from mlsite.hosts.prefetch import prefetch
-from mlsite.hosts.request import HostResult, Mode, OperationResult, Target
 
 log = logging.getLogger("mlsite.hosts")
 

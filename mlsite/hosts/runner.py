@@ -1,23 +1,11 @@
-"""Apply or dry-run one role's deploy on hosts, in a process of its own.
+"""Apply or dry-run one deploy on hosts, in a process of its own.
 
-``python -m mlsite.hosts.runner`` reads ONE JSON request on stdin::
+``python -m mlsite.hosts.runner`` reads one request on stdin and writes one result on
+stdout; the format, the exit status and how secrets travel are ``mlsite.hosts.contract``.
+Every plain secret value is replaced by ``[secret]`` in the result and in the log (stderr).
 
-    {"mode": "apply" | "dry-run", "role": "base",
-     "hosts": [{"name": str, "address": str, "port": int, "user": str, "key_file": str | null}],
-     "params": {...the role's parameters...}}
-
-and writes ONE JSON result on stdout::
-
-    {"ok": bool, "role": str, "mode": str, "elapsed_s": float,
-     "hosts": {"<name>": {"changed": int, "operations": [{"name": str, "changed": bool}],
-                          "errors": [str]}}}
-
-Exit status: 0 when ok, 1 when some host failed, 2 for a bad request (``error`` says why).
-Secrets arrive only inside ``params`` on stdin; they never appear on argv, in the result or
-in the log (stderr): every plain secret value is replaced by ``[secret]``.
-
-``run(request)`` spawns that process (the Pulumi layer calls it: pyinfra must not run in the
-provider's worker threads).
+``run(request)`` spawns that process (tests and benchmarks; the Pulumi layer calls
+``contract.call_runner``: pyinfra must not run in the provider's worker threads).
 """
 
 from __future__ import annotations
@@ -25,25 +13,27 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlsite.hosts import early
+from mlsite.hosts.contract import (
+    EXIT_BAD_REQUEST,
+    EXIT_HOST_FAILED,
+    EXIT_OK,
+    BadRequest,
+    RunRequest,
+    RunResult,
+    spawn,
+)
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-    from mlsite.hosts.request import RunResult
-
-EXIT_OK, EXIT_HOST_FAILED, EXIT_BAD_REQUEST = 0, 1, 2
 DEFAULT_TIMEOUT_S = 3600.0
-
-
-class RunnerError(RuntimeError):
-    """The runner process did not produce a result."""
 
 
 class _Redact(logging.Filter):
@@ -60,8 +50,6 @@ class _Redact(logging.Filter):
 
 
 def _bad(message: str, data: Any, started: float) -> tuple[RunResult, int]:
-    from mlsite.hosts.request import RunResult
-
     role = data.get("role") if isinstance(data, dict) else None
     mode = data.get("mode") if isinstance(data, dict) else None
     result = RunResult(
@@ -82,7 +70,6 @@ def handle(text: str) -> tuple[RunResult, int]:
     from mlsite.hosts.deploys import get as get_deploy
     from mlsite.hosts.execute import execute, target_inventory
     from mlsite.hosts.params import redact, secret_values
-    from mlsite.hosts.request import RunRequest, RunResult
 
     started = time.monotonic()
     try:
@@ -90,9 +77,9 @@ def handle(text: str) -> tuple[RunResult, int]:
     except json.JSONDecodeError as exc:
         return _bad(f"request is not JSON: {exc.msg} at line {exc.lineno}", None, started)
     try:
-        request = RunRequest.model_validate(data)
-    except ValidationError as exc:
-        return _bad(f"bad request: {_errors(exc)}", data, started)
+        request = RunRequest.parse(data)
+    except BadRequest as exc:
+        return _bad(f"bad request: {exc}", data, started)
     try:
         role = get_deploy(request.role)
     except KeyError as exc:
@@ -101,9 +88,6 @@ def handle(text: str) -> tuple[RunResult, int]:
         params = role.params_model.model_validate(request.params)
     except ValidationError as exc:
         return _bad(f"bad params for role {role.name}: {_errors(exc)}", data, started)
-    names = [t.name for t in request.hosts]
-    if len(set(names)) != len(names):
-        return _bad("host names must be unique", data, started)
 
     secrets = secret_values(params)
     redacting = _Redact(secrets)
@@ -117,7 +101,7 @@ def handle(text: str) -> tuple[RunResult, int]:
         prefetch_facts=role.batch_facts,
     )
     hosts = {
-        name: result.model_copy(update={"errors": tuple(redact(e, secrets) for e in result.errors)})
+        name: replace(result, errors=tuple(redact(e, secrets) for e in result.errors))
         for name, result in hosts.items()
     }
     ok = not any(result.errors for result in hosts.values())
@@ -159,23 +143,8 @@ def run(request: dict[str, Any], *, timeout_s: float = DEFAULT_TIMEOUT_S) -> dic
 
     Raises RunnerError when the process dies without a result (its stderr tail, which never
     holds secrets, is in the message)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "mlsite.hosts.runner"],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        cwd=Path(__file__).resolve().parent.parent,
-        check=False,
-    )
-    try:
-        result = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        tail = "\n".join(proc.stderr.splitlines()[-20:])
-        raise RunnerError(f"runner exited {proc.returncode} without a result:\n{tail}") from None
-    if not isinstance(result, dict):
-        raise RunnerError(f"runner printed {type(result).__name__}, not an object")
-    return result
+    result, _, _ = spawn(request, timeout_s, cwd=Path(__file__).resolve().parents[2])
+    return result.to_json()
 
 
 if __name__ == "__main__":

@@ -6,10 +6,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlsite import dirs
+
 
 def _default_state_dir() -> Path:
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache_home) / "mlsite" / "lab"
+    return dirs.cache_home() / "mlsite" / "lab"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlsite.components.hosts.runner_call import host_locks
+from mlsite.hosts.contract import host_locks
 
 
 def request(*addresses: str) -> dict[str, object]:

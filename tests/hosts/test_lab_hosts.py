@@ -230,8 +230,8 @@ def test_batched_fact_reads_plan_what_one_by_one_reads_plan(
     what pyinfra's own connector plans, whether the batch comes from the fact plan the apply
     remembered (one SSH command on a converged host) or from discovery rounds."""
     from mlsite.hosts import openssh
+    from mlsite.hosts.contract import RunRequest
     from mlsite.hosts.execute import execute, target_inventory
-    from mlsite.hosts.request import RunRequest
 
     lab = converged
     sent: dict[str, list[str]] = {}
@@ -250,7 +250,7 @@ def test_batched_fact_reads_plan_what_one_by_one_reads_plan(
     )
     try:
         for role in ROLES:
-            request = RunRequest.model_validate(_request(lab, role, "dry-run"))
+            request = RunRequest.parse(_request(lab, role, "dry-run"))
             spec = get_deploy(role)
 
             def dry_run(

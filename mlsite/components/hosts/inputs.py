@@ -19,13 +19,13 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 from pydantic_core import to_jsonable_python
 
+from mlsite.hosts.connection import target_for
+from mlsite.hosts.contract import SECRET_REF
 from mlsite.spec import Host, Secret
 
 MAX_GROUP_HOSTS = 64
 """Hosts per HostDeploy: pyinfra parallelises inside one call; the engine runs at most 4
 provider calls at once, so a 500-host role converges in 8 calls, not 500."""
-
-SECRET_REF = "$secret"  # same marker as mlsite.components.hosts.provider.SECRET_REF
 
 
 @dataclass(frozen=True)
@@ -62,16 +62,7 @@ def plan_groups(
 def host_entry(host: Host) -> dict[str, Any]:
     """How the runner reaches ``host`` (the key is a path; credentials never appear). A lab
     host says so: its key is the lab's, found where the lab keeps it when the role runs."""
-    entry: dict[str, Any] = {
-        "name": host.name,
-        "address": str(host.address),
-        "port": host.ssh.port,
-        "user": host.ssh.user,
-        "key_file": host.ssh.key,
-    }
-    if host.lab:
-        entry["lab"] = True
-    return entry
+    return target_for(host).to_json()
 
 
 @dataclass

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from mlsite.components.hosts.runner_call import Mode, RunnerResult, call_runner
+from mlsite.hosts.contract import SECRET_REF, Mode, RunResult, Target, call_runner
 
 INPUT_KEYS = ("role", "group", "hosts", "params", "secrets", "files", "code")
 """The desired-state inputs; a change to any of them is an update."""
@@ -50,8 +51,6 @@ def is_unknown(value: Any) -> bool:
     return value == UNKNOWN or not isinstance(value, str | int | float | bool | list | dict)
 
 
-SECRET_REF = "$secret"
-"""Key of a secret reference inside ``params``: ``{"$secret": "env:NAME" | "value:PATH"}``."""
 CONFIG_KEY_FILE = "mlsite:sshKeyFile"
 """Stack config: path of the SSH private key for hosts that name none."""
 CONFIG_PRIVATE_KEY = "mlsite:sshPrivateKey"
@@ -136,28 +135,16 @@ class HostDeployProvider(ResourceProvider):
         return outputs(props, mode, result)
 
     def _host(self, host: dict[str, Any], tmp: Path) -> dict[str, Any]:
-        key = host.get("key_file") or self._key_file
-        if not key and host.get("lab"):
-            from mlsite.hosts.connection import lab_key  # apply time only: the lab's own key
-
-            key = str(lab_key())
-        if key:
-            path = Path(str(key)).expanduser()
-            if not path.is_absolute():
-                path = Path.cwd() / "stacks" / path  # relative to the stack files
-            key = str(path)
-        elif self._private_key:
-            key_path = tmp / "id"
-            key_path.write_text(self._private_key.rstrip("\n") + "\n")
-            key_path.chmod(stat.S_IRUSR | stat.S_IWUSR)
-            key = str(key_path)
-        return {
-            "name": host["name"],
-            "address": host["address"],
-            "port": int(host.get("port", 22)),
-            "user": host.get("user", "root"),
-            "key_file": key,  # None: the SSH agent's keys
-        }
+        target = Target.parse(host, host.get("name", "host"))
+        if not target.key_file and self._key_file:
+            target = replace(target, key_file=self._key_file)
+        key = target.key_path()  # relative paths are relative to the stack files
+        if key is None and self._private_key:
+            key = tmp / "id"
+            key.write_text(self._private_key.rstrip("\n") + "\n")
+            key.chmod(stat.S_IRUSR | stat.S_IWUSR)
+        # the runner gets the resolved key (None: the SSH agent's keys)
+        return replace(target, key_file=str(key) if key else None).to_json()
 
 
 def check_inputs(news: dict[str, Any]) -> list[CheckFailure]:
@@ -205,7 +192,7 @@ def resolve_secrets(value: Any, secrets: dict[str, Any]) -> Any:
     return value
 
 
-def outputs(props: dict[str, Any], mode: Mode, result: RunnerResult) -> dict[str, Any]:
+def outputs(props: dict[str, Any], mode: Mode, result: RunResult) -> dict[str, Any]:
     """Inputs copied (Python dynamic providers diff against old outputs) plus results."""
     outs = {k: props[k] for k in INPUT_KEYS if k in props}
     per_host = {
