@@ -25,8 +25,8 @@ StackOption = Annotated[
 
 
 def _run(stack: str, db_set: str | None, *args: str) -> None:
-    from mlsite.cli import fail, load_site_or_exit
-    from mlsite.storage.remote import run_on
+    from mlsite.cli_support import fail, load_site_or_exit
+    from mlsite.hosts.remote import run_on
 
     loaded: LoadedSite = load_site_or_exit(stack)
     site = loaded.site

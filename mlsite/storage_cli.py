@@ -19,8 +19,8 @@ def status(
     ],
 ) -> None:
     """Show Ceph health and usage; exit 1 above the nearfull ratio, 2 at the full ratio."""
-    from mlsite.cli import fail, load_site_or_exit
-    from mlsite.storage.remote import run_on
+    from mlsite.cli_support import fail, load_site_or_exit
+    from mlsite.hosts.remote import run_on
     from mlsite.storage.usage import usage
 
     loaded = load_site_or_exit(stack)

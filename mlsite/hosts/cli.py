@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pyinfra.context import host, inventory
 
-from mlsite.hosts.deploys import get as get_deploy
 from mlsite.hosts.inventory import MlsiteHostData
 from mlsite.hosts.params import RoleParams
+
+if TYPE_CHECKING:
+    from mlsite.hosts.deploys import Deploy
 
 _PARAMS: dict[tuple[str, int], RoleParams] = {}
 
 
-def run_deploy_file(role_name: str) -> None:
-    """Apply ``role_name`` to the current host with parameters built from the site.
+def run_deploy_file(role: Deploy) -> None:
+    """Apply the deploy ``role`` to the current host with parameters built from the site.
 
-    Parameters are computed once per run from every inventory host the role applies to, as
+    Parameters are computed once per run from every inventory host the deploy applies to, as
     the runner would for the same group."""
-    role = get_deploy(role_name)
+    role_name = role.name
     data = host.data.get("mlsite")
     if not isinstance(data, MlsiteHostData):
         raise RuntimeError(

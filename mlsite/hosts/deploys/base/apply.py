@@ -10,6 +10,7 @@ from pyinfra.context import host
 from pyinfra.operations import files, server
 
 from mlsite.hosts import operations
+from mlsite.hosts.common import put_text
 from mlsite.hosts.deploys.base import (
     JOURNALD_DROPIN,
     SSHD_DROPIN,
@@ -20,7 +21,6 @@ from mlsite.hosts.deploys.base import (
     Params,
     render,
 )
-from mlsite.hosts.deploys.common import put_text
 from mlsite.hosts.distro import distro
 
 
@@ -128,5 +128,6 @@ def _sysctl(params: Params) -> None:
 # Run as a deploy file: pyinfra mlsite/hosts/inventory.py mlsite/hosts/deploys/base/apply.py
 if "__name__" not in globals():
     from mlsite.hosts.cli import run_deploy_file
+    from mlsite.hosts.deploys.base import DEPLOY
 
-    run_deploy_file("base")
+    run_deploy_file(DEPLOY)

@@ -9,6 +9,7 @@ from pyinfra.api.deploy import deploy
 from pyinfra.context import host
 from pyinfra.operations import apt, server
 
+from mlsite.hosts.common import put_text
 from mlsite.hosts.deploys.ceph import (
     Params,
     packages,
@@ -19,7 +20,6 @@ from mlsite.hosts.deploys.ceph import daemons as ceph_daemons
 from mlsite.hosts.deploys.ceph.daemons import wait_for_cluster
 from mlsite.hosts.deploys.ceph.facts import CephState
 from mlsite.hosts.deploys.ceph.keys import ClusterKeys, cluster_keys
-from mlsite.hosts.deploys.common import put_text
 from mlsite.hosts.distro import UnsupportedDistribution, distro
 
 
@@ -78,8 +78,9 @@ def ceph(params: Params) -> None:
 # Run as a deploy file: pyinfra mlsite/hosts/inventory.py mlsite/hosts/deploys/ceph/apply.py
 if "__name__" not in globals():
     from mlsite.hosts.cli import run_deploy_file
+    from mlsite.hosts.deploys.ceph import DEPLOY
 
-    run_deploy_file("ceph")
+    run_deploy_file(DEPLOY)
 
 
 def cluster_settings(params: Params) -> None:

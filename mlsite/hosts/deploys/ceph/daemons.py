@@ -13,10 +13,10 @@ from pyinfra.facts.files import File
 from pyinfra.operations import server, systemd
 
 from mlsite.hosts import operations
+from mlsite.hosts.common import put_text
 from mlsite.hosts.deploys.ceph import render
 from mlsite.hosts.deploys.ceph.facts import OsdOnDisk
 from mlsite.hosts.deploys.ceph.keys import ClusterKeys, mon_keyring_path
-from mlsite.hosts.deploys.common import put_text
 from mlsite.hosts.deploys.disks import DiskConf, DiskRefused
 from mlsite.hosts.deploys.disks.apply import check
 from mlsite.hosts.facts import DiskProbe

@@ -12,7 +12,7 @@ from pyinfra.context import host
 from pyinfra.operations import server
 
 from mlsite.hosts import operations
-from mlsite.hosts.deploys.common import host_entry, put_text
+from mlsite.hosts.common import host_entry, put_text
 from mlsite.hosts.deploys.containerd import CA_FILE, Params, render
 
 
@@ -70,5 +70,6 @@ def containerd(params: Params) -> None:
 # Run as a deploy file: pyinfra mlsite/hosts/inventory.py mlsite/hosts/deploys/containerd/apply.py
 if "__name__" not in globals():
     from mlsite.hosts.cli import run_deploy_file
+    from mlsite.hosts.deploys.containerd import DEPLOY
 
-    run_deploy_file("containerd")
+    run_deploy_file(DEPLOY)

@@ -9,7 +9,7 @@ from pyinfra.api.deploy import deploy
 from pyinfra.context import host
 from pyinfra.operations import server
 
-from mlsite.hosts.deploys.common import host_entry
+from mlsite.hosts.common import host_entry
 from mlsite.hosts.deploys.disks import DiskConf, DiskRefused, Params
 from mlsite.hosts.facts import DiskContents, DiskProbe
 
@@ -53,5 +53,6 @@ def disks(params: Params) -> None:
 # Run as a deploy file: pyinfra mlsite/hosts/inventory.py mlsite/hosts/deploys/disks/apply.py
 if "__name__" not in globals():
     from mlsite.hosts.cli import run_deploy_file
+    from mlsite.hosts.deploys.disks import DEPLOY
 
-    run_deploy_file("disks")
+    run_deploy_file(DEPLOY)

@@ -11,7 +11,7 @@ from pyinfra.facts.files import File
 from pyinfra.operations import apt, files, server
 
 from mlsite.hosts import operations
-from mlsite.hosts.deploys.common import host_entry, put_text
+from mlsite.hosts.common import host_entry, put_text
 from mlsite.hosts.deploys.gpu import (
     PREFERENCES,
     TOOLKIT_KEY,
@@ -82,5 +82,6 @@ def gpu(params: Params) -> None:
 # Run as a deploy file: pyinfra mlsite/hosts/inventory.py mlsite/hosts/deploys/gpu/apply.py
 if "__name__" not in globals():
     from mlsite.hosts.cli import run_deploy_file
+    from mlsite.hosts.deploys.gpu import DEPLOY
 
-    run_deploy_file("gpu")
+    run_deploy_file(DEPLOY)

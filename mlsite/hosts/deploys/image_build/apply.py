@@ -14,7 +14,7 @@ from pyinfra.context import host
 from pyinfra.operations import files, server
 
 from mlsite.hosts import operations
-from mlsite.hosts.deploys.common import put_text
+from mlsite.hosts.common import put_text
 from mlsite.hosts.deploys.image_build import (
     AUTH_FILE,
     CERTS_D,

@@ -11,7 +11,7 @@ from pyinfra.api.deploy import deploy
 from pyinfra.api.facts import FactBase
 from pyinfra.context import host
 
-from mlsite.hosts.deploys.common import put_text
+from mlsite.hosts.common import put_text
 from mlsite.hosts.deploys.image_prepull import CERTS_D, CREDENTIALS, Params
 
 

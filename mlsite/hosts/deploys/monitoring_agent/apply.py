@@ -9,7 +9,7 @@ from pyinfra.api.deploy import deploy
 from pyinfra.context import host
 
 from mlsite.hosts import operations
-from mlsite.hosts.deploys.common import host_entry, put_text
+from mlsite.hosts.common import host_entry, put_text
 from mlsite.hosts.deploys.monitoring_agent import (
     DCGM_EXPORTER_PORT,
     DCGM_UNIT,
@@ -50,5 +50,6 @@ def monitoring_agent(params: Params) -> None:
 # Run as a deploy file: pyinfra mlsite/hosts/inventory.py mlsite/hosts/deploys/monitoring_agent/apply.py
 if "__name__" not in globals():
     from mlsite.hosts.cli import run_deploy_file
+    from mlsite.hosts.deploys.monitoring_agent import DEPLOY
 
-    run_deploy_file("monitoring_agent")
+    run_deploy_file(DEPLOY)

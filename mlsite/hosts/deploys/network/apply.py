@@ -10,7 +10,7 @@ from pyinfra.context import host
 from pyinfra.operations import files, server
 
 from mlsite.hosts import operations
-from mlsite.hosts.deploys.common import host_entry, put_text
+from mlsite.hosts.common import host_entry, put_text
 from mlsite.hosts.deploys.network import (
     IFUPDOWN_FILE,
     NETPLAN_FILE,
@@ -91,5 +91,6 @@ def _check_answers(net: HostNetwork) -> None:
 # Run as a deploy file: pyinfra mlsite/hosts/inventory.py mlsite/hosts/deploys/network/apply.py
 if "__name__" not in globals():
     from mlsite.hosts.cli import run_deploy_file
+    from mlsite.hosts.deploys.network import DEPLOY
 
-    run_deploy_file("network")
+    run_deploy_file(DEPLOY)

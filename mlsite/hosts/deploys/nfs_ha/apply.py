@@ -17,8 +17,8 @@ from pyinfra.facts.files import Sha1File
 from pyinfra.operations import apt, files, server, systemd
 
 from mlsite.hosts import operations
+from mlsite.hosts.common import put_text
 from mlsite.hosts.deploys.ceph.facts import CephKeyring
-from mlsite.hosts.deploys.common import put_text
 from mlsite.hosts.deploys.nfs_ha import (
     AUTHKEY,
     CONF_DIR,
@@ -215,5 +215,6 @@ def _pacemaker(params: Params) -> None:
 
 if "__name__" not in globals():  # run as a deploy file
     from mlsite.hosts.cli import run_deploy_file
+    from mlsite.hosts.deploys.nfs_ha import DEPLOY
 
-    run_deploy_file("nfs_ha")
+    run_deploy_file(DEPLOY)

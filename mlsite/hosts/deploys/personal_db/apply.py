@@ -11,7 +11,7 @@ from pyinfra.context import host
 from pyinfra.operations import apt, server, systemd
 
 from mlsite.hosts import operations
-from mlsite.hosts.deploys.common import put_text
+from mlsite.hosts.common import put_text
 from mlsite.hosts.deploys.personal_db import MOUNT_ROOT, TOOL, DbSet, Params, render, tool_text
 from mlsite.storage import rbd_device
 
@@ -118,5 +118,6 @@ def _golden(params: Params, db: DbSet) -> None:
 
 if "__name__" not in globals():  # run as a deploy file
     from mlsite.hosts.cli import run_deploy_file
+    from mlsite.hosts.deploys.personal_db import DEPLOY
 
-    run_deploy_file("personal_db")
+    run_deploy_file(DEPLOY)

@@ -17,7 +17,7 @@ from pyinfra.operations import apt, files, server
 
 from mlsite import pki
 from mlsite.hosts import operations
-from mlsite.hosts.deploys.common import put_text
+from mlsite.hosts.common import put_text
 from mlsite.hosts.deploys.registry import BCRYPT_COST, Params, User, instances, render
 
 
@@ -221,5 +221,6 @@ def _gc(params: Params, main: render.Instance, readers: list[render.Instance]) -
 # Run as a deploy file: pyinfra mlsite/hosts/inventory.py mlsite/hosts/deploys/registry/apply.py
 if "__name__" not in globals():
     from mlsite.hosts.cli import run_deploy_file
+    from mlsite.hosts.deploys.registry import DEPLOY
 
-    run_deploy_file("registry")
+    run_deploy_file(DEPLOY)

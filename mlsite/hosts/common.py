@@ -1,4 +1,4 @@
-"""Small helpers shared by the role deploys (no host access of their own)."""
+"""Small helpers shared by the deploys' pyinfra halves (no host access of their own)."""
 
 from __future__ import annotations
 
