@@ -59,6 +59,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict mlsite
+	$(BIN)/lint-imports
 
 format: venv
 	$(BIN)/ruff check --fix .

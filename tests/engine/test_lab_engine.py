@@ -111,7 +111,7 @@ def test_destroy_refuses_while_protected_resources_exist_and_names_them(
     protected = [
         r["urn"].rsplit("::", 1)[1] for r in before["deployment"]["resources"] if r.get("protect")
     ]
-    assert "lab-ca" in protected and "lab-ceph-ceph" in protected, protected
+    assert "lab-ca" in protected and "lab-ceph-hosts" in protected, protected
     assert any(name in text for name in protected), text
     after = json.loads(lab_site.pulumi("stack", "export").stdout)
     assert {r["urn"] for r in after["deployment"]["resources"] if r.get("protect")} == {

@@ -11,6 +11,7 @@ from mlsite.components.ca import SiteCaOutputs, site_ca
 from mlsite.components.hosts.deploy import HostDeploy
 from mlsite.components.hosts.inputs import MAX_GROUP_HOSTS
 from mlsite.components.hosts.layer import apply_deploy
+from mlsite.components.options import child_options
 from mlsite.components.outputs import known
 from mlsite.hosts import deploys
 from mlsite.hosts.params import RoleParams
@@ -61,7 +62,7 @@ class Hosts(pulumi.ComponentResource):
         self.site = site
         self.ca = args.ca
         if self.ca is None and site.registry is not None:
-            self.ca = site_ca(f"{name}-ca", site, pulumi.ResourceOptions(parent=self))
+            self.ca = site_ca(f"{name}-ca", site, child_options(self, opts))
         ca_pem = self.ca.cert_pem if self.ca else None
         self.deploys = {}
         self.base = []

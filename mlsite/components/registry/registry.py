@@ -16,6 +16,7 @@ from mlsite.components.ca import site_ca
 from mlsite.components.hosts.deploy import HostDeploy
 from mlsite.components.hosts.hosts import Hosts
 from mlsite.components.hosts.layer import apply_deploy
+from mlsite.components.options import child_options
 from mlsite.components.secrets import secret_output
 from mlsite.hosts import deploys
 from mlsite.hosts.deploys.registry import CaMaterial, Params, params_for, push_port_for
@@ -69,9 +70,7 @@ class Registry(pulumi.ComponentResource):
             )
         super().__init__("mlsite:registry:Registry", name, None, opts)
         self.site = site
-        authority = args.hosts.ca or site_ca(
-            f"{name}-ca", site, pulumi.ResourceOptions(parent=self)
-        )
+        authority = args.hosts.ca or site_ca(f"{name}-ca", site, child_options(self, opts))
         ca_material = authority.material
 
         def params(group: tuple[Host, ...]) -> Params | pulumi.Output[Params]:
