@@ -3,7 +3,7 @@
 Use it directly with the pyinfra CLI, the stack chosen by ``MLSITE_STACK`` (a stack name
 such as ``lab``, or the path of a stack file)::
 
-    MLSITE_STACK=lab pyinfra hosts/inventory.py hosts/deploys/base.py
+    MLSITE_STACK=lab pyinfra mlsite/hosts/inventory.py mlsite/hosts/deploys/base/apply.py
 
 Groups: one per site role (``ceph_mon``, ``k8s_worker``, ...), plus ``gpu`` (hosts with
 GPUs) and ``lab`` (lab hosts). Every host carries ``host.data.mlsite``, an ``MlsiteHostData``

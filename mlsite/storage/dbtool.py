@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """mlsite-db: per-user copy-on-write copies of a golden Postgres database (runs on the db host).
 
-Installed as /usr/local/sbin/mlsite-db by mlsite/hosts/deploys/personal_db.py; standard library and
+Installed as /usr/local/sbin/mlsite-db by the personal_db deploy; standard library and
 Ceph's own Python bindings (python3-rbd) only.
 
     mlsite-db SET clone USER     quiesce the golden copy, snapshot, clone, start a Postgres on it

@@ -13,7 +13,7 @@ from mlsite.plan.run import plan_stack
 from mlsite.spec import available_stacks
 
 HOST_DEPLOY = "pulumi-python:dynamic/hosts:HostDeploy"
-STACKS = [s for s in available_stacks() if s != "burst"]
+STACKS = [s for s in available_stacks() if s not in ("burst", "registry")]  # custom programs
 
 
 def _by_urn(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -16,6 +16,8 @@ LAB_SECRETS = {
     "MLSITE_LAB_REGISTRY_PUSH_PASSWORD": "push-test-password",
     "MLSITE_LAB_REGISTRY_PULL_PASSWORD": "pull-test-password",
     "MLSITE_LAB_GRAFANA_PASSWORD": "grafana-test-password",
+    "TEAM_REGISTRY_PUSH_PASSWORD": "team-push-test-password",
+    "TEAM_REGISTRY_PULL_PASSWORD": "team-pull-test-password",
 }
 ENGINE_OWN = ("pulumi:providers:",)
 """Resources the engine adds by itself (default providers): not in a plan."""
@@ -45,7 +47,7 @@ def plan_rows(project: EngineProject, stack: str) -> set[Row]:
     }
 
 
-@pytest.mark.parametrize("stack", ["akiba", "shiva", "lab", "burst"])
+@pytest.mark.parametrize("stack", ["akiba", "shiva", "lab", "burst", "registry"])
 def test_real_preview_declares_exactly_the_offline_plan(
     engine_project: EngineProject, stack: str
 ) -> None:
