@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from mlsite.cli_support import fail, load_site_or_exit
+from mlsite.coverage import not_built
 from mlsite.spec.schema import stack_file_schema
 
 app = typer.Typer(
@@ -45,18 +46,19 @@ def validate(
             ("personal-databases", bool(site.databases.personal)),
             ("registry", site.registry is not None),
             ("images", bool(site.images)),
-            ("kubernetes", site.cluster is not None),
-            ("workspaces", site.workspaces is not None),
-            ("monitoring", site.monitoring is not None),
-            ("aws", site.cloud.aws is not None),
         )
         if present
     ]
     gpus = sum(h.gpu_count for h in site.hosts)
     typer.echo(
         f"{loaded.path.name}: site {site.site.name} is valid: {len(site.hosts)} hosts, {gpus} GPUs; "
-        f"parts: {', '.join(parts) or 'hosts only'}"
+        f"built: hosts{''.join(', ' + p for p in parts)}"
     )
+    described = not_built(site)
+    if described:
+        typer.echo("described, not built yet (nothing applies these):")
+        for item in described:
+            typer.echo(f"  {item.path}: {item.what}")
 
 
 @app.command()
