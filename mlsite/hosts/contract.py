@@ -188,8 +188,8 @@ class RunResult:
         return [f"{n}: {'; '.join(h.errors)}" for n, h in sorted(self.hosts.items()) if h.errors]
 
     def to_json(self) -> dict[str, Any]:
-        """JSON data, ``error`` only when set."""
-        out = asdict(self)
+        """JSON data as the runner prints it (lists, not tuples), ``error`` only when set."""
+        out: dict[str, Any] = json.loads(json.dumps(asdict(self)))
         if self.error is None:
             del out["error"]
         return out

@@ -17,26 +17,11 @@ from mlsite.components import (
     Registry,
     RegistryArgs,
 )
-from mlsite.plan.mocks import PlanMocks, Registration
+from mlsite.plan.mocks import Registration
 from mlsite.plan.run import run_program
 from mlsite.spec import load_stack
 
 HOST_DEPLOY = "pulumi-python:dynamic/hosts:HostDeploy"
-CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIB-test-site-ca\n-----END CERTIFICATE-----\n"
-
-
-@pytest.fixture
-def engine_ca(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The engine's answer for a generated CA (mocks know no generated values)."""
-    plain = PlanMocks.new_resource
-
-    def answer(self: PlanMocks, args: Any) -> tuple[str | None, dict[Any, Any]]:
-        rid, outputs = plain(self, args)
-        if args.typ == "pulumi-python:dynamic/registry:SiteCa":
-            outputs.update(cert_pem=CA_PEM, key_pem="test-key")
-        return rid, outputs
-
-    monkeypatch.setattr(PlanMocks, "new_resource", answer)
 
 
 def _run(program: Any) -> dict[str, Registration]:
@@ -44,7 +29,7 @@ def _run(program: Any) -> dict[str, Registration]:
 
 
 def test_hosts_and_registry_from_their_args_trust_one_ca_and_wait_for_the_base(
-    engine_ca: None,
+    engine_ca: str,
 ) -> None:
     site = load_stack("lab").site
 
@@ -55,8 +40,8 @@ def test_hosts_and_registry_from_their_args_trust_one_ca_and_wait_for_the_base(
     regs = _run(program)
     containerd, registry = regs["hosts-containerd"], regs["registry-hosts"]
     # containerd on every host trusts the CA the registry's certificate is issued from
-    assert containerd.inputs["params"]["ca_pem"] == CA_PEM
-    assert registry.inputs["params"]["tls"]["ca_cert_pem"] == CA_PEM
+    assert containerd.inputs["params"]["ca_pem"] == engine_ca
+    assert registry.inputs["params"]["tls"]["ca_cert_pem"] == engine_ca
     ca = regs["hosts-ca"]
     assert ca.urn in containerd.depends_on and ca.urn in registry.depends_on
     # the registry's deploys run after the base deploy of the hosts they run on
@@ -65,7 +50,7 @@ def test_hosts_and_registry_from_their_args_trust_one_ca_and_wait_for_the_base(
     assert registry.protect  # it holds the images
 
 
-def test_opts_depends_on_and_protect_reach_every_child(engine_ca: None) -> None:
+def test_opts_depends_on_and_protect_reach_every_child(engine_ca: str) -> None:
     site = load_stack("lab").site
 
     def program() -> None:
@@ -84,7 +69,7 @@ def test_opts_depends_on_and_protect_reach_every_child(engine_ca: None) -> None:
         assert r.protect, f"{r.name} is not protected though its component is"
 
 
-def test_without_protect_only_data_bearing_children_are_protected(engine_ca: None) -> None:
+def test_without_protect_only_data_bearing_children_are_protected(engine_ca: str) -> None:
     site = load_stack("lab").site
     regs = _run(lambda: Hosts("hosts", HostsArgs(site)) and None)
     deploys = {r.name: r.protect for r in regs.values() if r.type == HOST_DEPLOY}

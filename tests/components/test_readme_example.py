@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from mlsite.plan.mocks import PlanMocks
 from mlsite.plan.run import plan_stack
 
 ROOT = Path(__file__).resolve().parents[2]
-CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIB-readme-ca\n-----END CERTIFICATE-----\n"
 
 
 def readme_example() -> str:
@@ -27,16 +24,9 @@ def test_the_readme_shows_the_stack_program_word_for_word() -> None:
     assert readme_example() == (ROOT / "stacks" / "registry.py").read_text()
 
 
-def test_the_example_builds_a_registry_its_hosts_trust(monkeypatch: pytest.MonkeyPatch) -> None:
-    plain = PlanMocks.new_resource
-
-    def answer(self: PlanMocks, args: Any) -> tuple[str | None, dict[Any, Any]]:
-        rid, outputs = plain(self, args)
-        if args.typ == "pulumi-python:dynamic/registry:SiteCa":
-            outputs.update(cert_pem=CA_PEM, key_pem="readme-key")
-        return rid, outputs
-
-    monkeypatch.setattr(PlanMocks, "new_resource", answer)
+def test_the_example_builds_a_registry_its_hosts_trust(
+    monkeypatch: pytest.MonkeyPatch, engine_ca: str
+) -> None:
     monkeypatch.setenv("TEAM_REGISTRY_PUSH_PASSWORD", "readme-push-canary")
     monkeypatch.setenv("TEAM_REGISTRY_PULL_PASSWORD", "readme-pull-canary")
     doc = plan_stack("registry").doc()
@@ -48,6 +38,6 @@ def test_the_example_builds_a_registry_its_hosts_trust(monkeypatch: pytest.Monke
     assert roles == ["base", "containerd", "registry"]
     containerd, registry = by_name["team-hosts-containerd"], by_name["team-registry-hosts"]
     assert [h["name"] for h in registry["inputs"]["hosts"]] == ["reg-1"]
-    assert containerd["inputs"]["params"]["ca_pem"] == CA_PEM
-    assert registry["inputs"]["params"]["tls"]["ca_cert_pem"] == CA_PEM
+    assert containerd["inputs"]["params"]["ca_pem"] == engine_ca
+    assert registry["inputs"]["params"]["tls"]["ca_cert_pem"] == engine_ca
     assert by_name["team-hosts-base"]["urn"] in registry["depends_on"]

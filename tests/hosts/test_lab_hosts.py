@@ -259,7 +259,9 @@ def test_batched_fact_reads_plan_what_one_by_one_reads_plan(
                 monkeypatch.setenv("MLSITE_FACT_PLANS", plans)
                 inventory = target_inventory(request.hosts, shared_ssh=shared)
                 params = spec.params_model.model_validate(request.params)
-                return execute(inventory, spec.deploy, params, "dry-run", prefetch_facts=batched)
+                return execute(
+                    inventory, spec.function(), params, "dry-run", prefetch_facts=batched
+                )
 
             # batched from the plan the earlier runs remembered: the converging apply (runner
             # subprocess) learned the commands of a host not yet configured; the first run on
