@@ -54,21 +54,6 @@ NOT_BUILT: tuple[NotBuilt, ...] = (
         "AWS spot GPU node groups and the VPN to them",
         lambda s: s.cloud.aws is not None,
     ),
-    NotBuilt(
-        "storage.ceph.release",
-        "choosing the Ceph release (the hosts get their distribution's)",
-        lambda s: s.storage.ceph is not None and s.storage.ceph.release is not None,
-    ),
-    NotBuilt(
-        "site.dns",
-        "DNS resolvers on the hosts (their current resolvers are kept)",
-        lambda s: bool(s.site.dns),
-    ),
-    NotBuilt(
-        "storage.nfs.export.sync",
-        "choosing sync or async writes (the export is served as NFS-Ganesha's default)",
-        lambda s: s.storage.nfs is not None and not s.storage.nfs.export.sync,
-    ),
 )
 """Everything a description can hold that mlsite does not build yet."""
 

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 from pyinfra.context import host, inventory
 
 from mlsite.hosts.inventory import MlsiteHostData
-from mlsite.hosts.params import RoleParams
+from mlsite.hosts.params import DeployParams
 
 if TYPE_CHECKING:
     from mlsite.hosts.deploys import Deploy
 
-_PARAMS: dict[tuple[str, int], RoleParams] = {}
+_PARAMS: dict[tuple[str, int], DeployParams] = {}
 
 
 def run_deploy_file(role: Deploy) -> None:

@@ -25,7 +25,7 @@ from pyinfra.context import ctx_host, ctx_state
 from mlsite.hosts import openssh
 from mlsite.hosts.connection import CONNECT_TIMEOUT_S, ssh_data
 from mlsite.hosts.contract import HostResult, Mode, OperationResult, Target
-from mlsite.hosts.params import RoleParams
+from mlsite.hosts.params import DeployParams
 from mlsite.hosts.prefetch import prefetch
 
 log = logging.getLogger("mlsite.hosts")
@@ -68,8 +68,8 @@ def target_inventory(
 
 def execute(
     inventory: Inventory,
-    deploy: Callable[[RoleParams], Any],
-    params: RoleParams,
+    deploy: Callable[[DeployParams], Any],
+    params: DeployParams,
     mode: Mode,
     *,
     prefetch_facts: bool = False,
@@ -143,8 +143,8 @@ def _no_delay(state: State) -> None:
 
 def _prepare(
     state: State,
-    deploy: Callable[[RoleParams], Any],
-    params: RoleParams,
+    deploy: Callable[[DeployParams], Any],
+    params: DeployParams,
     errors: dict[str, list[str]],
     prefetch_facts: bool,
 ) -> None:

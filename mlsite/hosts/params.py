@@ -30,13 +30,13 @@ SecretText = Annotated[SecretStr, WrapSerializer(_serialize_secret, when_used="a
 """A secret string inside role parameters: masked as ``[secret]`` unless revealed."""
 
 
-class RoleParams(BaseModel):
-    """Base of every role's ``Params``: immutable, unknown keys refused."""
+class DeployParams(BaseModel):
+    """Base of every deploy's ``Params``: immutable, unknown keys refused."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
-def dump_params(params: RoleParams, *, reveal: bool = False) -> dict[str, Any]:
+def dump_params(params: DeployParams, *, reveal: bool = False) -> dict[str, Any]:
     """``params`` as JSON data; secrets masked unless ``reveal`` (runner requests only)."""
     return params.model_dump(mode="json", context={_REVEAL: reveal})
 

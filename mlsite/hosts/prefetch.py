@@ -42,7 +42,7 @@ from pyinfra.connectors.util import CommandOutput, OutputLine
 from pyinfra.context import ctx_host, ctx_state
 
 from mlsite.hosts import early, facts_together, openssh, pyinfra_cache
-from mlsite.hosts.params import RoleParams, dump_params, secret_values
+from mlsite.hosts.params import DeployParams, dump_params, secret_values
 
 log = logging.getLogger("mlsite.hosts")
 
@@ -268,7 +268,7 @@ class Prefetched:
     batch: early.Saved | None = None
     """The one batch that answered this prepare, as sent (None: several, or none)."""
 
-    def remember(self, params: RoleParams) -> None:
+    def remember(self, params: DeployParams) -> None:
         """Keep the commands this prepare asked for as the host's fact plan (those holding a
         secret of ``params`` left out); nothing is written when the plan is unchanged.
         Under a runner request, also keep the batch for ``mlsite.hosts.early`` to replay, when one
@@ -290,7 +290,7 @@ class Prefetched:
             early.save(self.plan, early.Saved(commands))
 
 
-def plan_path(name: str, data: dict[str, Any], deploy: Any, params: RoleParams) -> Path | None:
+def plan_path(name: str, data: dict[str, Any], deploy: Any, params: DeployParams) -> Path | None:
     """The fact plan file of host ``name`` (its connection data) for ``deploy(params)``."""
     directory = plans_dir()
     if directory is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator
 
 from mlsite.spec.base import IpAddress, IpNetwork, Model, Name, PositiveInt
 
@@ -79,9 +79,21 @@ class NfsExport(Model):
     """Access mode. Default: rw."""
     squash: Literal["root_squash", "no_root_squash", "all_squash"] = "root_squash"
     """Root squashing. Default: root_squash."""
-    sync: bool = True
-    """Acknowledge writes only once they are on stable storage. Default: true (no write is
-    lost on failover)."""
+    sync: Literal[True] = True
+    """Acknowledge writes only once they are on stable storage: always. NFS-Ganesha, which
+    serves the export, commits what a client asks to be stable before it answers and has no
+    asynchronous mode, and an acknowledged write must survive a failover; ``false`` is
+    refused."""
+
+    @field_validator("sync", mode="before")
+    @classmethod
+    def _only_sync(cls, value: object) -> object:
+        if value is False:
+            raise ValueError(
+                "NFS homes are always exported sync (NFS-Ganesha has no asynchronous mode, "
+                "and an acknowledged write must survive a failover); remove `sync: false`"
+            )
+        return value
 
 
 class NfsFencing(Model):

@@ -20,9 +20,6 @@ READS = {
     "workspaces.users[].home_quota_gib": r"home_quota_gib",
     "monitoring": r"grafana_admin_password|\.receivers\b",
     "cloud.aws": r"cloud\.aws\b",
-    "storage.ceph.release": r"ceph\.release\b",
-    "site.dns": r"site\.site\.dns\b|\.dns\b",
-    "storage.nfs.export.sync": r"export\.sync\b",
 }
 
 

@@ -251,3 +251,44 @@ def test_text_file_fact_parses_stat_and_sha1() -> None:
     ) == TextFileState(parent_exists=True, exists=True, owner="root:adm", mode=0o640, sha1=SHA_A1)
     assert TextFile().process(["parent", "other"]) == TextFileState(parent_exists=True, other=True)
     assert TextFile().process([]) == TextFileState()
+
+
+def _with_dns(site: SiteSpec) -> SiteSpec:
+    info = site.site.model_copy(update={"dns": ("10.77.0.53", "10.77.0.54")})
+    return site.model_copy(update={"site": info})
+
+
+def test_no_site_dns_leaves_the_resolvers_alone(lab_site: SiteSpec) -> None:
+    p = plan(base_apply.base, _params(lab_site), {"OsRelease": DEBIAN_12}, "lab-1")
+    assert p.error is None
+    assert "resolv" not in p.all_commands
+
+
+def test_site_dns_is_written_to_a_plain_resolv_conf(lab_site: SiteSpec) -> None:
+    params = _params(_with_dns(lab_site))
+    p = plan(base_apply.base, params, {"OsRelease": DEBIAN_12, "Link": None}, "lab-1")
+    assert p.error is None
+    assert p.upload(base.RESOLV_CONF).splitlines()[1:] == [
+        "search lab.mlsite.test",
+        "nameserver 10.77.0.53",
+        "nameserver 10.77.0.54",
+    ]
+    assert base.RESOLVED_DROPIN not in p.all_commands
+
+
+def test_site_dns_goes_to_systemd_resolved_when_it_owns_resolv_conf(lab_site: SiteSpec) -> None:
+    stub = {"link_target": "../run/systemd/resolve/stub-resolv.conf", "user": "root"}
+    params = _params(_with_dns(lab_site))
+    p = plan(base_apply.base, params, {"OsRelease": UBUNTU_24, "Link": stub}, "lab-1")
+    assert p.error is None
+    dropin = p.upload(base.RESOLVED_DROPIN)
+    assert "DNS=10.77.0.53 10.77.0.54" in dropin and "Domains=lab.mlsite.test" in dropin
+    assert f"upload {base.RESOLV_CONF}" not in p.all_commands  # resolved's link is kept
+
+
+def test_site_dns_refuses_a_resolv_conf_someone_else_manages(lab_site: SiteSpec) -> None:
+    other = {"link_target": "/run/resolvconf/resolv.conf", "user": "root"}
+    params = _params(_with_dns(lab_site))
+    p = plan(base_apply.base, params, {"OsRelease": DEBIAN_12, "Link": other}, "lab-1")
+    assert isinstance(p.error, RuntimeError)
+    assert "site.dns" in str(p.error) and "/run/resolvconf/resolv.conf" in str(p.error)

@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from mlsite.hosts import early, prefetch
-from mlsite.hosts.params import RoleParams, SecretText
+from mlsite.hosts.params import DeployParams, SecretText
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_nothing_starts_when_plans_are_off(monkeypatch: pytest.MonkeyPatch) -> N
     assert early.start("not a request") == early.Started()
 
 
-class _Secretive(RoleParams):
+class _Secretive(DeployParams):
     token: SecretText
 
 

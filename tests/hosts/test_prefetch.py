@@ -18,7 +18,7 @@ from pyinfra.connectors.util import CommandOutput, OutputLine
 from mlsite.hosts import prefetch
 from mlsite.hosts.deploys import base
 from mlsite.hosts.deploys.base import apply as base_apply
-from mlsite.hosts.params import RoleParams, SecretText
+from mlsite.hosts.params import DeployParams, SecretText
 from mlsite.spec import SiteSpec
 
 COMMANDS = [
@@ -197,7 +197,7 @@ def test_global_argument_types_are_kept_and_equal_pyinfras_own() -> None:
     assert {"_sudo", "_timeout", "_stdin"} <= {k for k, _ in arguments.all_global_arguments()}
 
 
-class _Secretive(RoleParams):
+class _Secretive(DeployParams):
     token: SecretText
     path: str = "/etc/x"
 

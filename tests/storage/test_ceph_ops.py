@@ -181,3 +181,43 @@ def test_debian_13_is_refused_before_anything_is_installed(params: Params) -> No
     assert "Debian 13" in str(result.error) and "Debian 12" in str(result.error)
     assert result.ops == []
     assert plan(ceph, params, facts(empty), host_name="lab-1").error is None
+
+
+def test_release_names_follow_cephs_major_versions() -> None:
+    from mlsite.hosts.deploys.ceph import release_of
+
+    assert release_of("16.2.15+ds-0+deb12u2") == "pacific"  # this machine's bookworm package
+    assert release_of("17.2.7-0ubuntu0.22.04.1") == "quincy"
+    assert release_of("2:18.2.4-1") == "reef"  # an epoch
+    assert release_of("19.2.0-0ubuntu0.24.04.1") == "squid"
+    assert release_of("") is None and release_of("15.2.17-1") is None
+
+
+def test_a_ceph_release_the_host_does_not_offer_is_refused_before_anything(
+    params: Params,
+) -> None:
+    empty = DiskContents(path=DEVICE, device="/dev/loop2", signatures=())
+    table = {**facts(empty), "CephCandidate": "16.2.15+ds-0+deb12u2"}
+    wanted = params.model_copy(update={"release": "reef"})
+    result = plan(ceph, wanted, table, host_name="lab-1")
+    assert isinstance(result.error, UnsupportedDistribution)
+    message = str(result.error)
+    assert "storage.ceph.release asks for reef" in message and "16.2.15" in message
+    assert "pacific" in message
+    assert result.ops == []
+    offered = params.model_copy(update={"release": "pacific"})
+    assert plan(ceph, offered, table, host_name="lab-1").error is None
+    nothing = {**table, "CephCandidate": ""}
+    assert "no Ceph package" in str(plan(ceph, wanted, nothing, host_name="lab-1").error)
+
+
+def test_the_description_s_release_reaches_the_parameters() -> None:
+    site = lab_site()
+    ceph_spec = site.storage.ceph
+    assert ceph_spec is not None
+    storage = site.storage.model_copy(
+        update={"ceph": ceph_spec.model_copy(update={"release": "pacific"})}
+    )
+    pinned = site.model_copy(update={"storage": storage})
+    assert params_for(pinned, pinned.hosts).release == "pacific"
+    assert params_for(site, site.hosts).release is None

@@ -14,7 +14,7 @@ from mlsite.components.hosts.layer import apply_deploy
 from mlsite.components.options import child_options
 from mlsite.components.outputs import known
 from mlsite.hosts import deploys
-from mlsite.hosts.params import RoleParams
+from mlsite.hosts.params import DeployParams
 from mlsite.spec import Host, SiteSpec
 
 
@@ -85,7 +85,9 @@ class Hosts(pulumi.ComponentResource):
         self.register_outputs({"host_names": self.host_names, "groups": sorted(self.deploys)})
 
 
-def _params_of(deploy: deploys.Deploy, site: SiteSpec) -> Callable[[tuple[Host, ...]], RoleParams]:
+def _params_of(
+    deploy: deploys.Deploy, site: SiteSpec
+) -> Callable[[tuple[Host, ...]], DeployParams]:
     return lambda hosts: deploy.params_for(site, hosts)
 
 

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlsite.hosts.params import RoleParams
+from mlsite.hosts.params import DeployParams
 from mlsite.spec import Host, SiteSpec
 
-ParamsFor = Callable[[SiteSpec, tuple[Host, ...]], RoleParams]
+ParamsFor = Callable[[SiteSpec, tuple[Host, ...]], DeployParams]
 
 BASE = "base"
 """The deploy every host gets first (OS base, users, SSH); every other deploy waits for it."""
@@ -38,7 +38,7 @@ class Deploy:
     """One deploy as the rest of mlsite sees it (pure: nothing here imports pyinfra)."""
 
     name: str
-    params_model: type[RoleParams]
+    params_model: type[DeployParams]
     params_for: ParamsFor
     """Pure: site description + the hosts of one group -> parameters."""
     applies_to: Callable[[Host], bool] = every_host

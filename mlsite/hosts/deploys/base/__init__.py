@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from mlsite.hosts.deploys import Deploy
-from mlsite.hosts.params import RoleParams
+from mlsite.hosts.params import DeployParams
 from mlsite.spec import Host, SiteSpec
 
 USERS_GROUP = "mlsite-users"
@@ -38,9 +38,13 @@ SYSCTL_FILE = "/etc/sysctl.d/90-mlsite.conf"
 
 
 JOURNALD_DROPIN = "/etc/systemd/journald.conf.d/50-mlsite.conf"
+RESOLV_CONF = "/etc/resolv.conf"
+RESOLVED_DROPIN = "/etc/systemd/resolved.conf.d/50-mlsite.conf"
+RESOLVED_STUBS = ("/run/systemd/resolve/stub-resolv.conf", "/run/systemd/resolve/resolv.conf")
+"""Where /etc/resolv.conf points when systemd-resolved owns it."""
 
 
-class SiteHostEntry(RoleParams):
+class SiteHostEntry(DeployParams):
     """One line of the site's /etc/hosts block."""
 
     name: str
@@ -48,7 +52,7 @@ class SiteHostEntry(RoleParams):
     fqdn: str
 
 
-class Account(RoleParams):
+class Account(DeployParams):
     """A site user (from ``workspaces.users``) with a fixed uid on every host."""
 
     name: str
@@ -58,7 +62,7 @@ class Account(RoleParams):
     """authorized_keys lines. Default: none (the user logs in through Jupyter only)."""
 
 
-class Params(RoleParams):
+class Params(DeployParams):
     """Parameters of the base role on a group of hosts."""
 
     domain: str
@@ -67,6 +71,8 @@ class Params(RoleParams):
     """IANA time zone."""
     ntp_servers: tuple[str, ...] = ()
     """NTP servers. Empty: the distribution's pool."""
+    dns_servers: tuple[str, ...] = ()
+    """DNS resolvers (``site.dns``), with ``domain`` searched. Empty: each host keeps its own."""
     chrony_start: bool = True
     """Start chronyd. False on lab hosts: they share the parent's clock and chronyd's unit is
     skipped there anyway (ConditionCapability=CAP_SYS_TIME); chrony is still installed,
@@ -113,6 +119,7 @@ def params_for(site: SiteSpec, hosts: tuple[Host, ...]) -> Params:
         domain=domain,
         timezone=site.site.timezone,
         ntp_servers=site.site.ntp,
+        dns_servers=tuple(str(a) for a in site.site.dns),
         chrony_start=not lab,
         site_hosts=tuple(
             SiteHostEntry(name=h.name, address=str(h.address), fqdn=f"{h.name}.{domain}")

@@ -5,14 +5,20 @@ Its parameters and everything pure live in ``mlsite.hosts.deploys.base``.
 
 from __future__ import annotations
 
+import posixpath
+
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
+from pyinfra.facts.files import Link
 from pyinfra.operations import files, server
 
 from mlsite.hosts import operations
 from mlsite.hosts.common import put_text
 from mlsite.hosts.deploys.base import (
     JOURNALD_DROPIN,
+    RESOLV_CONF,
+    RESOLVED_DROPIN,
+    RESOLVED_STUBS,
     SSHD_DROPIN,
     SUDOERS,
     SYSCTL_FILE,
@@ -55,6 +61,7 @@ def base(params: Params) -> None:
         restarted=params.chrony_start and chrony.will_change,
     )
 
+    _resolvers(params)
     _masked_units(params.masked_units)
     _accounts(params)
 
@@ -84,6 +91,39 @@ def base(params: Params) -> None:
         operations.service(
             name="Restart journald", service="systemd-journald", running=True, restarted=True
         )
+
+
+def _resolvers(params: Params) -> None:
+    """The site's DNS resolvers, where whoever owns /etc/resolv.conf takes them: a
+    systemd-resolved drop-in when the file links to resolved's stub, else the file itself.
+    A link to anything else (resolvconf, NetworkManager) is refused, naming it."""
+    if not params.dns_servers:
+        return
+    link = host.get_fact(Link, path=RESOLV_CONF)
+    if not link:  # a plain file, or none
+        put_text("Set the DNS resolvers", RESOLV_CONF, render.resolv_conf(*_dns(params)))
+        return
+    target = posixpath.normpath(posixpath.join("/etc", str(link["link_target"])))
+    if target not in RESOLVED_STUBS:
+        raise RuntimeError(
+            f"site.dns: /etc/resolv.conf on {host.name} links to {target}, which mlsite does "
+            "not manage; point it at systemd-resolved or a plain file, or drop site.dns"
+        )
+    dropin = put_text(
+        "Set the DNS resolvers (systemd-resolved)",
+        RESOLVED_DROPIN,
+        render.resolved_dropin(*_dns(params)),
+    )
+    operations.service(
+        name="Restart systemd-resolved for the resolvers",
+        service="systemd-resolved",
+        running=None,
+        restarted=dropin.will_change,
+    )
+
+
+def _dns(params: Params) -> tuple[tuple[str, ...], str]:
+    return params.dns_servers, params.domain
 
 
 def _masked_units(units: tuple[str, ...]) -> None:

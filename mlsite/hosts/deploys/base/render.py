@@ -100,3 +100,14 @@ def journald_conf(max_use_mib: int, retention_days: int) -> str:
 def sysctl_conf(values: Mapping[str, str]) -> str:
     """/etc/sysctl.d/90-mlsite.conf."""
     return HEADER + "".join(f"{key} = {value}\n" for key, value in sorted(values.items()))
+
+
+def resolv_conf(servers: Iterable[str], domain: str) -> str:
+    """/etc/resolv.conf of a host whose resolvers no daemon manages (glibc reads the first
+    three ``nameserver`` lines)."""
+    return HEADER + f"search {domain}\n" + "".join(f"nameserver {s}\n" for s in servers)
+
+
+def resolved_dropin(servers: Iterable[str], domain: str) -> str:
+    """A systemd-resolved drop-in: these resolvers, ``domain`` searched."""
+    return HEADER + "[Resolve]\n" + f"DNS={' '.join(servers)}\n" + f"Domains={domain}\n"

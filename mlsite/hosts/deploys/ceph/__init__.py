@@ -20,21 +20,21 @@ from typing import Any, Literal
 from pydantic import Field
 
 from mlsite.hosts.deploys import Deploy
-from mlsite.hosts.params import RoleParams
+from mlsite.hosts.params import DeployParams
 from mlsite.spec import Host, Role, SiteSpec
 from mlsite.spec import storage as spec
 
 CEPH_ROLES = (Role.CEPH_MON, Role.CEPH_MGR, Role.CEPH_OSD, Role.CEPH_MDS)
 
 
-class Mon(RoleParams):
+class Mon(DeployParams):
     """A monitor."""
 
     name: str
     address: str
 
 
-class Osd(RoleParams):
+class Osd(DeployParams):
     """An OSD to create on a host's disk."""
 
     host: str
@@ -48,7 +48,7 @@ class Osd(RoleParams):
     device_class: str | None = None
 
 
-class Pool(RoleParams):
+class Pool(DeployParams):
     """A pool as it must be."""
 
     name: str
@@ -61,7 +61,7 @@ class Pool(RoleParams):
     quota_bytes: int = Field(default=0, ge=0)
 
 
-class CephFs(RoleParams):
+class CephFs(DeployParams):
     """The CephFS file system."""
 
     name: str
@@ -69,10 +69,26 @@ class CephFs(RoleParams):
     data_pool: str
 
 
-class Params(RoleParams):
+CEPH_RELEASES = {16: "pacific", 17: "quincy", 18: "reef", 19: "squid"}
+"""Ceph's major versions and their release names."""
+
+
+def release_of(version: str) -> str | None:
+    """The Ceph release of a Debian package version (``16.2.11+ds-2`` -> ``pacific``;
+    an epoch is ignored); None when it is not one of ``CEPH_RELEASES``."""
+    upstream = version.partition(":")[2] if ":" in version else version
+    major = upstream.split(".", 1)[0]
+    return CEPH_RELEASES.get(int(major)) if major.isdigit() else None
+
+
+class Params(DeployParams):
     """Parameters of the ceph role on the cluster's hosts."""
 
     cluster: str = "ceph"
+    release: Literal["pacific", "quincy", "reef", "squid"] | None = None
+    """The Ceph release the description asks for (``storage.ceph.release``): a host whose
+    package sources offer another is refused before anything is installed. None: the
+    distribution's, whichever it is."""
     """Cluster name (config file /etc/ceph/<cluster>.conf)."""
     fsid: str
     mons: tuple[Mon, ...] = Field(min_length=1)
@@ -145,6 +161,7 @@ def params_for(site: SiteSpec, hosts: tuple[Host, ...]) -> Params:
     daemons = {h.name for h in site.hosts if any(h.has(r) for r in CEPH_ROLES)}
     return Params(
         cluster=ceph.cluster_name,
+        release=ceph.release,
         fsid=fsid(site),
         mons=plan_mons(site),
         mgrs=tuple(h.name for h in site.hosts_with(Role.CEPH_MGR)),

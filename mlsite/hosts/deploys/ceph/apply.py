@@ -14,11 +14,12 @@ from mlsite.hosts.deploys.ceph import (
     Params,
     packages,
     planned_commands,
+    release_of,
     render,
 )
 from mlsite.hosts.deploys.ceph import daemons as ceph_daemons
 from mlsite.hosts.deploys.ceph.daemons import wait_for_cluster
-from mlsite.hosts.deploys.ceph.facts import CephState
+from mlsite.hosts.deploys.ceph.facts import CephCandidate, CephState
 from mlsite.hosts.deploys.ceph.keys import ClusterKeys, cluster_keys
 from mlsite.hosts.distro import UnsupportedDistribution, distro
 
@@ -38,10 +39,31 @@ def refuse_unsupported_release() -> None:
         )
 
 
+def refuse_another_ceph_release(params: Params) -> None:
+    """``storage.ceph.release`` holds: the host's package sources offer that release (mlsite
+    installs the distribution's packages, so it cannot bring another). Refused before
+    anything is installed, naming what the host offers."""
+    if params.release is None:
+        return
+    offered = host.get_fact(CephCandidate)
+    if release_of(offered) != params.release:
+        what = (
+            f"Ceph {offered} ({release_of(offered) or 'unknown release'})"
+            if offered
+            else ("no Ceph package")
+        )
+        raise UnsupportedDistribution(
+            f"{host.name}: storage.ceph.release asks for {params.release}, but the host's "
+            f"package sources offer {what}; give the release they offer, leave release out, "
+            "or add a repository of that release to the host"
+        )
+
+
 @deploy("ceph")
 def ceph(params: Params) -> None:
     """Apply the current host's part of the Ceph cluster."""
     refuse_unsupported_release()
+    refuse_another_ceph_release(params)
     keys: ClusterKeys = cluster_keys(params)
     apt.packages(
         name="Install Ceph packages",

@@ -64,3 +64,26 @@ class OsdOnDisk(FactBase[str]):
 
     def process(self, output: list[str]) -> str:
         return "\n".join(output).strip()
+
+
+class CephCandidate(FactBase[str]):
+    """The ceph-common version apt would install (the installed one when apt offers none);
+    "" when the host's package sources offer no Ceph."""
+
+    def command(self) -> str:
+        return CANDIDATE_COMMAND
+
+    @staticmethod
+    def default() -> str:
+        return ""
+
+    def process(self, output: list[str]) -> str:
+        return "".join(output).strip()
+
+
+CANDIDATE_COMMAND = (
+    "v=$(apt-cache policy ceph-common 2>/dev/null | awk '/Candidate:/ {print $2}'); "
+    'if [ -z "$v" ] || [ "$v" = \'(none)\' ]; then '
+    "v=$(dpkg-query -W -f='${Version}' ceph-common 2>/dev/null); fi; echo \"$v\""
+)
+"""What ``CephCandidate`` runs."""

@@ -6,13 +6,13 @@ from __future__ import annotations
 from pydantic import Field
 
 from mlsite.hosts.deploys import Deploy
-from mlsite.hosts.params import RoleParams, SecretText
+from mlsite.hosts.params import DeployParams, SecretText
 from mlsite.spec import Host, Role, Secret, SiteSpec
 
 CA_FILE = "/usr/local/share/ca-certificates/mlsite-site-ca.crt"
 
 
-class Mirror(RoleParams):
+class Mirror(DeployParams):
     """A registry containerd pulls ``upstream`` images from (the site registry or one of
     its pull-through caches)."""
 
@@ -22,7 +22,7 @@ class Mirror(RoleParams):
     """Mirror URL, e.g. https://lab-3.lab.mlsite.test:5000."""
 
 
-class Params(RoleParams):
+class Params(DeployParams):
     """Parameters of the containerd role on a group of hosts."""
 
     nvidia_runtime: dict[str, bool]

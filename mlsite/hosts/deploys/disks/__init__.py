@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Literal
 
 from mlsite.hosts.deploys import Deploy
-from mlsite.hosts.params import RoleParams
+from mlsite.hosts.params import DeployParams
 from mlsite.spec import Host, SiteSpec
 
 
-class DiskConf(RoleParams):
+class DiskConf(DeployParams):
     """A disk of a host."""
 
     id: str
@@ -25,7 +25,7 @@ class DiskConf(RoleParams):
     wipe: Literal["never", "allowed"] = "never"
 
 
-class Params(RoleParams):
+class Params(DeployParams):
     """Parameters of the disks role on a group of hosts."""
 
     hosts: dict[str, tuple[DiskConf, ...]]

@@ -8,7 +8,7 @@ repository, held at the pinned versions by an apt preferences file.
 from __future__ import annotations
 
 from mlsite.hosts.deploys import Deploy
-from mlsite.hosts.params import RoleParams
+from mlsite.hosts.params import DeployParams
 from mlsite.spec import Host, SiteSpec
 from mlsite.versions import pin
 
@@ -29,7 +29,7 @@ TOOLKIT_PACKAGES = (
 )
 
 
-class Params(RoleParams):
+class Params(DeployParams):
     """Parameters of the gpu role on a group of hosts."""
 
     expected_gpus: dict[str, int]

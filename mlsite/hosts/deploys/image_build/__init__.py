@@ -30,7 +30,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 
 from mlsite.hosts.deploys import Deploy
-from mlsite.hosts.params import RoleParams, SecretText
+from mlsite.hosts.params import DeployParams, SecretText
 from mlsite.spec import Host, Role, SiteSpec
 from mlsite.spec.site import ProvidedCa
 
@@ -67,7 +67,7 @@ class ContextChanged(RuntimeError):
     """A build context's files no longer hash to what the plan recorded."""
 
 
-class Mirror(RoleParams):
+class Mirror(DeployParams):
     """A pull-through cache base images are pulled through."""
 
     upstream: str
@@ -76,7 +76,7 @@ class Mirror(RoleParams):
     """The cache's ``host:port`` (TLS from the site CA)."""
 
 
-class ImageToBuild(RoleParams):
+class ImageToBuild(DeployParams):
     """One image: where its context is, what it is built with, where it is pushed."""
 
     ref: str = Field(pattern=r"^[^/\s]+/[a-z0-9][a-z0-9._/-]*:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
@@ -109,7 +109,7 @@ class ImageToBuild(RoleParams):
         return self.ref.rsplit(":", 1)[1]
 
 
-class Params(RoleParams):
+class Params(DeployParams):
     """Parameters of the image_build role (the site's build host)."""
 
     registry: str

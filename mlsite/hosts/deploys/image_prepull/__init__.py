@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from mlsite.hosts.deploys import Deploy
-from mlsite.hosts.params import RoleParams, SecretText
+from mlsite.hosts.params import DeployParams, SecretText
 from mlsite.spec import Host, Role, SiteSpec
 
 CREDENTIALS = "/etc/mlsite/registry-pull.cred"
@@ -21,7 +21,7 @@ CREDENTIALS = "/etc/mlsite/registry-pull.cred"
 CERTS_D = "/etc/containerd/certs.d"
 
 
-class Params(RoleParams):
+class Params(DeployParams):
     """Parameters of the image_prepull role."""
 
     images: tuple[str, ...]

@@ -4,7 +4,7 @@ hosts (run by containerd under a systemd unit, at the pinned image)."""
 from __future__ import annotations
 
 from mlsite.hosts.deploys import Deploy
-from mlsite.hosts.params import RoleParams
+from mlsite.hosts.params import DeployParams
 from mlsite.spec import Host, SiteSpec
 from mlsite.versions import pin
 
@@ -17,7 +17,7 @@ NODE_EXPORTER_PORT = 9100
 DCGM_EXPORTER_PORT = 9400
 
 
-class Params(RoleParams):
+class Params(DeployParams):
     """Parameters of the monitoring_agent role on a group of hosts."""
 
     gpu_exporter: dict[str, bool]

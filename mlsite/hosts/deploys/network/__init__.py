@@ -14,7 +14,7 @@ from typing import Literal
 
 from mlsite.hosts.deploys import Deploy
 from mlsite.hosts.deploys.network.render import BondConf, HostNetwork, NicConf, VlanConf
-from mlsite.hosts.params import RoleParams
+from mlsite.hosts.params import DeployParams
 from mlsite.spec import Host, SiteSpec
 
 STAGING = "/etc/mlsite/network"
@@ -26,7 +26,7 @@ IFUPDOWN_FILE = "/etc/network/interfaces.d/50-mlsite"
 NETPLAN_FILE = "/etc/netplan/60-mlsite.yaml"
 
 
-class Params(RoleParams):
+class Params(DeployParams):
     """Parameters of the network role on a group of hosts."""
 
     hosts: dict[str, HostNetwork]

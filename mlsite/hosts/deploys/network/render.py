@@ -7,7 +7,7 @@ from typing import Any
 import yaml
 
 from mlsite.hosts.deploys.base.render import HEADER
-from mlsite.hosts.params import RoleParams as _Model
+from mlsite.hosts.params import DeployParams as _Model
 
 
 class VlanConf(_Model):

@@ -20,7 +20,7 @@ from pydantic import Field, model_validator
 from mlsite.hosts.deploys import Deploy
 from mlsite.hosts.deploys.nfs_ha import render
 from mlsite.hosts.deploys.registry import ApplySecret
-from mlsite.hosts.params import RoleParams
+from mlsite.hosts.params import DeployParams
 from mlsite.spec import Host, Role, SiteSpec
 from mlsite.storage import rbd_device
 
@@ -43,14 +43,14 @@ class NfsRefused(ValueError):
     """The NFS description cannot be applied safely (nothing was changed)."""
 
 
-class Node(RoleParams):
+class Node(DeployParams):
     """An NFS node."""
 
     name: str
     address: str
 
 
-class Fence(RoleParams):
+class Fence(DeployParams):
     """The fence device of one node (its BMC)."""
 
     node: str
@@ -61,7 +61,7 @@ class Fence(RoleParams):
     delay_s: int = Field(default=0, ge=0, le=120)
 
 
-class Params(RoleParams):
+class Params(DeployParams):
     """Parameters of the nfs_ha role."""
 
     mode: Literal["ha", "single"] = "ha"

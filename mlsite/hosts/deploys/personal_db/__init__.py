@@ -12,7 +12,7 @@ from importlib import resources
 from pydantic import Field
 
 from mlsite.hosts.deploys import Deploy
-from mlsite.hosts.params import RoleParams
+from mlsite.hosts.params import DeployParams
 from mlsite.spec import Host, Role, SiteSpec
 from mlsite.storage import rbd_device
 
@@ -22,7 +22,7 @@ TOOL = "/usr/local/sbin/mlsite-db"
 MOUNT_ROOT = "/srv/mlsite-db"
 
 
-class DbSet(RoleParams):
+class DbSet(DeployParams):
     """One set of personal databases."""
 
     name: str
@@ -36,7 +36,7 @@ class DbSet(RoleParams):
     port_base: int = Field(ge=1024, le=64000)
 
 
-class Params(RoleParams):
+class Params(DeployParams):
     """Parameters of the personal_db role."""
 
     cluster: str = "ceph"

@@ -31,7 +31,7 @@ from pydantic import (
 
 from mlsite.hosts.deploys import Deploy
 from mlsite.hosts.deploys.registry import render
-from mlsite.hosts.params import MASK, RoleParams
+from mlsite.hosts.params import MASK, DeployParams
 from mlsite.spec import Host, Secret, SiteSpec
 from mlsite.spec.site import ProvidedCa
 from mlsite.versions import pin
@@ -61,14 +61,14 @@ ApplySecret = Annotated[
 """A site secret inside params: revealed only by the deploy, masked in every other dump."""
 
 
-class CaMaterial(RoleParams):
+class CaMaterial(DeployParams):
     """The site CA: its certificate and its private key (a secret)."""
 
     cert_pem: str
     key: ApplySecret
 
 
-class User(RoleParams):
+class User(DeployParams):
     """A registry user."""
 
     name: str
@@ -76,7 +76,7 @@ class User(RoleParams):
     access: Literal["push", "pull"]
 
 
-class Cache(RoleParams):
+class Cache(DeployParams):
     """A pull-through cache instance."""
 
     name: str
@@ -86,7 +86,7 @@ class Cache(RoleParams):
     password: ApplySecret | None = None
 
 
-class Tls(RoleParams):
+class Tls(DeployParams):
     """The registry's TLS: issued from the site CA, or a certificate the site provides."""
 
     ca_cert_pem: str
@@ -107,7 +107,7 @@ class Tls(RoleParams):
         return self
 
 
-class Params(RoleParams):
+class Params(DeployParams):
     """Parameters of the registry role on a group of hosts."""
 
     package: str = Field(default_factory=lambda: pin("registry", "debian_package"))
