@@ -1,5 +1,6 @@
-"""Pure planners of the storage part: Ceph daemons, OSDs, CRUSH rules and pools, keys.
+"""Storage helpers that are not a deploy: cephx keys and keyrings, cluster usage as people read
+it, and the scripts installed on hosts (``mlsite-db``, ``mlsite-rbd-dev``).
 
-Nothing here touches a host: the host deploys (``mlsite/hosts/deploys/ceph*.py``) turn these plans
-into operations, and tests check them exhaustively.
+Nothing here touches a host; the Ceph plans (daemons, OSDs, CRUSH rules, pools) live with
+the ceph deploy, in ``mlsite.hosts.deploys.ceph``.
 """
