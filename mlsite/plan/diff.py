@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from mlsite.plan.losses import held, losses
 from mlsite.plan.tree import FORMAT
 
 Kind = Literal["add", "update", "replace", "delete"]
@@ -31,6 +33,9 @@ class FieldChange:
     path: str
     old: Any
     new: Any
+    item: Literal["added", "removed"] | None = None
+    """Set when a whole keyed list item or mapping entry appears or goes (``path`` names it:
+    ``params.pools[db]``, ``params.hosts.akiba-6``); ``old``/``new`` then hold the item."""
 
 
 @dataclass(frozen=True)
@@ -47,11 +52,15 @@ class Change:
     renamed_from: str | None = None
     """The URN the resource had in the base plan, when it is found there by an alias (a
     renamed resource keeps its identity: no delete, no add)."""
+    losses: tuple[str, ...] = ()
+    """Data an update puts at risk inside the resource (``mlsite.plan.losses``)."""
 
     @property
     def destructive(self) -> bool:
-        """A delete or replace of a protected or data-bearing resource."""
-        return self.kind in ("replace", "delete") and (self.protect or self.data_bearing)
+        """A delete or replace of a protected or data-bearing resource, or an update that
+        loses data inside one."""
+        gone = self.kind in ("replace", "delete") and (self.protect or self.data_bearing)
+        return gone or bool(self.losses)
 
 
 @dataclass(frozen=True)
@@ -89,30 +98,89 @@ def check_format(doc: Any, what: str) -> dict[str, Any]:
     return doc
 
 
+def item_key(value: Any) -> str | None:
+    """The identity of a list item: ``host:device`` of an OSD, else its ``name`` or ``id``."""
+    if not isinstance(value, dict):
+        return None
+    if "host" in value and "device" in value:
+        return f"{value['host']}:{value['device']}"
+    for key in ("name", "id"):
+        if isinstance(value.get(key), str | int) and not isinstance(value.get(key), bool):
+            return str(value[key])
+    return None
+
+
+def _keys(items: list[Any]) -> list[str] | None:
+    """The items' identities when every item has one and they are unique (else None: such
+    a list is compared by position)."""
+    keys = [item_key(v) for v in items]
+    if any(k is None for k in keys) or len(set(keys)) != len(keys):
+        return None
+    return [str(k) for k in keys]
+
+
+def entries(value: Any, path: str = "") -> dict[str, Any]:
+    """The children of ``value`` by path: mapping entries as ``path.key``, list items as
+    ``path[key]`` when they have identities (``item_key``), else ``path[index]``."""
+    if isinstance(value, dict):
+        return {f"{path}.{k}" if path else str(k): v for k, v in value.items()}
+    if isinstance(value, list):
+        keys = _keys(value) or [str(i) for i in range(len(value))]
+        return {f"{path}[{k}]": v for k, v in zip(keys, value, strict=True)}
+    return {}
+
+
 def flatten(value: Any, path: str = "") -> dict[str, Any]:
-    """Leaves of ``value`` by dotted path (empty mappings and lists are leaves)."""
-    if isinstance(value, dict) and value:
+    """Leaves of ``value`` by path (empty mappings and lists are leaves); list items by
+    identity where they have one, so an item removed from the middle moves no other."""
+    if isinstance(value, dict | list) and value:
         out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(flatten(v, f"{path}.{k}" if path else str(k)))
-        return out
-    if isinstance(value, list) and value:
-        out = {}
-        for i, v in enumerate(value):
-            out.update(flatten(v, f"{path}[{i}]"))
+        for child, v in entries(value, path).items():
+            out.update(flatten(v, child))
         return out
     return {path: value}
 
 
-def field_changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[FieldChange, ...]:
-    """Changed leaves between two input mappings."""
-    a, b = flatten(old), flatten(new)
-    missing = object()
-    return tuple(
-        FieldChange(p, a.get(p), b.get(p))
-        for p in sorted(a.keys() | b.keys())
-        if a.get(p, missing) != b.get(p, missing)
+def natural(path: str) -> list[Any]:
+    """Sort key of a path: numbers by value (``osds[9]`` before ``osds[29]``)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path)]
+
+
+def field_changes(old: Any, new: Any, path: str = "") -> tuple[FieldChange, ...]:
+    """What changed between two inputs: a whole entry or keyed item that appears or goes is
+    one change (``item``); inside entries on both sides, each changed leaf."""
+    out: list[FieldChange] = []
+    _walk(old, new, path, out)
+    return tuple(sorted(out, key=lambda f: natural(f.path)))
+
+
+def _walk(old: Any, new: Any, path: str, out: list[FieldChange]) -> None:
+    same_kind = (isinstance(old, dict) and isinstance(new, dict)) or (
+        isinstance(old, list)
+        and isinstance(new, list)
+        and old
+        and new
+        and (_keys(old) is not None) == (_keys(new) is not None)
     )
+    if not same_kind or not (old and new):
+        if old != new:
+            out.append(FieldChange(path, old, new))
+        return
+    a, b = entries(old, path), entries(new, path)
+    keyed = isinstance(old, dict) or _keys(old) is not None
+    for child in a.keys() | b.keys():
+        if child not in b:
+            if keyed:
+                out.append(FieldChange(child, a[child], None, "removed"))
+            else:
+                out.extend(FieldChange(p, v, None) for p, v in flatten(a[child], child).items())
+        elif child not in a:
+            if keyed:
+                out.append(FieldChange(child, None, b[child], "added"))
+            else:
+                out.extend(FieldChange(p, None, v) for p, v in flatten(b[child], child).items())
+        elif a[child] != b[child]:
+            _walk(a[child], b[child], child, out)
 
 
 def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
@@ -131,18 +199,29 @@ def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
         if urn in renamed and old is not None and new is not None:
             fields = field_changes(old["inputs"], new["inputs"])
             kind: Kind = "replace" if _replaced(new, fields) else "update"
-            changes.append(_change(kind, old, fields, renamed_from=renamed[urn], name=new["name"]))
+            changes.append(
+                _change(
+                    kind,
+                    old,
+                    fields,
+                    renamed_from=renamed[urn],
+                    name=new["name"],
+                    losses=_losses(old, new),
+                )
+            )
         elif old is None and new is not None:
             changes.append(_change("add", new))
         elif new is None and old is not None:
-            changes.append(_change("delete", old))
+            changes.append(_change("delete", old, losses=_held(old)))
         elif old is not None and new is not None:
             fields = field_changes(old["inputs"], new["inputs"])
             if not fields:
                 unchanged += 1
                 continue
             # protect is judged on the deployed resource: that is what would go
-            changes.append(_change("replace" if _replaced(new, fields) else "update", old, fields))
+            kind = "replace" if _replaced(new, fields) else "update"
+            lost = _held(old) if kind == "replace" else _losses(old, new)
+            changes.append(_change(kind, old, fields, losses=lost))
     return PlanDiff(str(head.get("stack", "")), tuple(changes), unchanged)
 
 
@@ -160,6 +239,20 @@ def _renamed(olds: dict[str, Any], news: dict[str, Any]) -> dict[str, str]:
     return found
 
 
+def _losses(old: dict[str, Any], new: dict[str, Any]) -> tuple[str, ...]:
+    """What an update of a HostDeploy loses inside it (by its deploy's rules)."""
+    role = new["inputs"].get("role")
+    if not isinstance(role, str) or role != old["inputs"].get("role"):
+        return ()
+    return tuple(losses(role, old["inputs"].get("params"), new["inputs"].get("params")))
+
+
+def _held(old: dict[str, Any]) -> tuple[str, ...]:
+    """The data a deleted or replaced HostDeploy's hosts hold."""
+    role = old["inputs"].get("role")
+    return tuple(held(role, old["inputs"].get("params"))) if isinstance(role, str) else ()
+
+
 def _replaced(new: dict[str, Any], fields: tuple[FieldChange, ...]) -> bool:
     keys = set(REPLACE_KEYS.get(new["type"], ())) | set(new["options"].get("replaceOnChanges", []))
     return any(f.path.split(".")[0].split("[")[0] in keys for f in fields)
@@ -172,6 +265,7 @@ def _change(
     *,
     renamed_from: str | None = None,
     name: str | None = None,
+    losses: tuple[str, ...] = (),
 ) -> Change:
     return Change(
         kind,
@@ -182,6 +276,7 @@ def _change(
         bool(r["data_bearing"]),
         fields,
         renamed_from,
+        losses,
     )
 
 
@@ -197,10 +292,35 @@ def _line(c: Change) -> str:
 
 
 def _fields(c: Change) -> list[str]:
-    out = [f"  - `{f.path}`: {_value(f.old)} → {_value(f.new)}" for f in c.fields[:MAX_FIELDS]]
-    if len(c.fields) > MAX_FIELDS:
-        out.append(f"  - … and {len(c.fields) - MAX_FIELDS} more fields")
+    """One line per whole item added or removed (grouped by its key: a host added shows as
+    one line per resource), then the changed leaves; nothing is cut from a change that
+    loses data."""
+    items: dict[tuple[str, str], list[str]] = {}
+    leaves: list[FieldChange] = []
+    for f in c.fields:
+        if f.item is None:
+            leaves.append(f)
+            continue
+        head, key = _split_item(f.path)
+        items.setdefault((f.item, key), []).append(head)
+    out = [
+        f"  - {'added' if how == 'added' else 'removed'} `{key}` in {', '.join(f'`{h}`' for h in heads)}"
+        for (how, key), heads in sorted(items.items(), key=lambda kv: (kv[0][0], natural(kv[0][1])))
+    ]
+    shown = leaves if c.losses else leaves[:MAX_FIELDS]
+    out += [f"  - `{f.path}`: {_value(f.old)} → {_value(f.new)}" for f in shown]
+    if len(leaves) > len(shown):
+        out.append(f"  - … and {len(leaves) - len(shown)} more fields")
     return out
+
+
+def _split_item(path: str) -> tuple[str, str]:
+    """``params.pools[db]`` -> (``params.pools``, ``db``); ``params.hosts.h1`` -> (…, ``h1``)."""
+    if path.endswith("]"):
+        head, _, key = path[:-1].rpartition("[")
+        return head, key
+    head, _, key = path.rpartition(".")
+    return head or "(top)", key
 
 
 def render_markdown(d: PlanDiff) -> str:
@@ -218,11 +338,13 @@ def render_markdown(d: PlanDiff) -> str:
     if d.destructive:
         lines += [
             "> [!CAUTION]",
-            f"> **Destructive:** {len(d.destructive)} protected or data-bearing resource(s) would be "
-            "deleted or replaced. Check this is intended; protected resources need "
-            "`pulumi state unprotect` before `pulumi up` can remove them.",
+            f"> **Destructive:** {len(d.destructive)} change(s) delete, replace or lose data "
+            "inside a protected or data-bearing resource. Check this is intended; protected "
+            "resources need `pulumi state unprotect` before `pulumi up` can remove them.",
         ]
-        lines += [f"> {c.kind} " + _line(c).removeprefix("- ") for c in d.destructive]
+        for c in d.destructive:
+            lines.append(f"> {c.kind} " + _line(c).removeprefix("- "))
+            lines += [f">   - data at risk: {loss}" for loss in c.losses]
         lines.append("")
     sections: list[tuple[Kind, str]] = [
         ("add", "Add"),
