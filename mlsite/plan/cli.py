@@ -11,11 +11,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from mlsite.plan.diff import PlanFormatError, diff_plans, render_markdown
-from mlsite.spec import SiteError, project_root
-
-StackOption = Annotated[
-    str, typer.Option("--stack", "-s", help="Stack name: reads stacks/Pulumi.<stack>.yaml.")
-]
+from mlsite.spec import SiteError, project_root, stack_path
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -30,7 +26,17 @@ def _site_error(exc: SiteError) -> NoReturn:
 
 
 def plan(
-    stack: StackOption,
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A stack file (stacks/Pulumi.<stack>.yaml of a project) instead of --stack.",
+            show_default=False,
+        ),
+    ] = None,
+    stack: Annotated[
+        str | None,
+        typer.Option("--stack", "-s", help="Stack name: reads stacks/Pulumi.<stack>.yaml."),
+    ] = None,
     json_file: Annotated[
         Path | None,
         typer.Option(
@@ -38,13 +44,17 @@ def plan(
         ),
     ] = None,
 ) -> None:
-    """Show the resources a stack declares, offline (Pulumi mocks: no CLI, credentials or hosts)."""
+    """Show the resources a stack declares, offline (Pulumi mocks: no CLI, credentials or hosts).
+
+    Runs the project's own program (Pulumi.yaml's main, else its __main__.py), as `pulumi up`
+    would."""
     from mlsite.plan.mocks import UnmockedCall
     from mlsite.plan.run import dumps, plan_stack
     from mlsite.plan.tree import render_tree, scrub
 
+    stack, root = _stack_of(file, stack)
     try:
-        run = plan_stack(stack)
+        run = plan_stack(stack, root)
     except SiteError as exc:
         _site_error(exc)
     except UnmockedCall as exc:
@@ -64,6 +74,29 @@ def plan(
     if json_file is not None:
         json_file.write_text(text, encoding="utf-8")
     sys.stdout.write(scrub(render_tree(doc), run.known_secrets))
+
+
+def _stack_of(file: Path | None, stack: str | None) -> tuple[str, Path | None]:
+    """The stack and project a plan is asked for: ``--stack`` in the current project, or a
+    stack file, ``Pulumi.<stack>.yaml``, in the project above it."""
+    if (file is None) == (stack is None):
+        _fail("give either --stack NAME or a stack FILE (not both)")
+    if stack is not None:
+        return stack, None
+    assert file is not None
+    name = file.name
+    if not (name.startswith("Pulumi.") and name.endswith(".yaml")) or name == "Pulumi.yaml":
+        _fail(f"{file}: a stack file is named Pulumi.<stack>.yaml")
+    if not file.is_file():
+        _fail(f"{file}: no such stack file")
+    root = project_root(file.resolve().parent)
+    expected = stack_path(name[len("Pulumi.") : -len(".yaml")], root)
+    if expected.resolve() != file.resolve():
+        _fail(
+            f"{file} is not where its project keeps stack files ({expected}); the project's "
+            "program reads its stacks from there"
+        )
+    return name[len("Pulumi.") : -len(".yaml")], root
 
 
 def _read_plan(path: Path) -> dict[str, Any]:

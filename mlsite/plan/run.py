@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import os
+import runpy
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -158,14 +159,40 @@ def read_stack(stack: str, root: Path | None = None) -> StackInput:
     )
 
 
-def plan_input(si: StackInput) -> PlanRun:
-    """Run the program of this checkout on a stack already read."""
-    from mlsite.components.program import main  # the program of this checkout
+def program_entry(root: Path) -> Path | None:
+    """The Pulumi program of the project at ``root``, as the engine finds it: ``main`` of
+    Pulumi.yaml (a file, or a directory holding ``__main__.py``), default the project's own
+    ``__main__.py``; None when the project has none."""
+    main = "."
+    try:
+        project = yaml.safe_load((root / "Pulumi.yaml").read_text(encoding="utf-8")) or {}
+        main = str(project.get("main") or ".")
+    except (OSError, yaml.YAMLError, AttributeError):
+        pass
+    entry = root / main
+    if entry.is_dir():
+        entry = entry / "__main__.py"
+    return entry if entry.is_file() else None
 
+
+def run_project_program(root: Path) -> None:
+    """What ``pulumi up`` would run in ``root``: its program (``program_entry``), else the
+    whole-site program (a project without a program of its own)."""
+    entry = program_entry(root)
+    if entry is None:
+        from mlsite.components.program import main  # the whole site
+
+        main(root)
+        return
+    runpy.run_path(str(entry), run_name="__main__")
+
+
+def plan_input(si: StackInput) -> PlanRun:
+    """Run the project's own program on a stack already read (``run_project_program``)."""
     regs = run_program(
         # partial, not a lambda: Pulumi walks every frame below a resource's constructor to
         # record where it was declared, once per resource; one frame less for each.
-        partial(main, si.root),
+        partial(run_project_program, si.root),
         project=si.project,
         stack=si.stack,
         config=si.config,
