@@ -20,6 +20,8 @@ REPLACE_KEYS: dict[str, tuple[str, ...]] = {
 EXIT_OK = 0
 EXIT_DESTRUCTIVE = 3
 MAX_FIELDS = 15
+MAX_KEYS = 8
+"""Keys named on one line of items added or removed together (the rest are counted)."""
 
 
 class PlanFormatError(ValueError):
@@ -303,10 +305,18 @@ def _fields(c: Change) -> list[str]:
             continue
         head, key = _split_item(f.path)
         items.setdefault((f.item, key), []).append(head)
-    out = [
-        f"  - {'added' if how == 'added' else 'removed'} `{key}` in {', '.join(f'`{h}`' for h in heads)}"
-        for (how, key), heads in sorted(items.items(), key=lambda kv: (kv[0][0], natural(kv[0][1])))
-    ]
+    # keys that went in or out of the same places share one line: 30 hosts added to a
+    # group read as one line, not thirty
+    by_place: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for (how, key), heads in items.items():
+        by_place.setdefault((how, tuple(heads)), []).append(key)
+    out = []
+    for (how, places_of), keys in sorted(by_place.items(), key=lambda kv: kv[0]):
+        keys.sort(key=natural)
+        listed = ", ".join(f"`{k}`" for k in keys[:MAX_KEYS])
+        more = f" and {len(keys) - MAX_KEYS} more" if len(keys) > MAX_KEYS else ""
+        places = ", ".join(f"`{h}`" for h in places_of)
+        out.append(f"  - {how} {listed}{more} in {places}")
     shown = leaves if c.losses else leaves[:MAX_FIELDS]
     out += [f"  - `{f.path}`: {_value(f.old)} → {_value(f.new)}" for f in shown]
     if len(leaves) > len(shown):

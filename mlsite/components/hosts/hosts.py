@@ -4,12 +4,13 @@
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from functools import partial
 
 import pulumi
 
 from mlsite.components.ca import SiteCaOutputs, site_ca
 from mlsite.components.hosts.deploy import HostDeploy
-from mlsite.components.hosts.inputs import MAX_GROUP_HOSTS
+from mlsite.components.hosts.inputs import MAX_GROUP_HOSTS, former_group_name
 from mlsite.components.hosts.layer import apply_deploy
 from mlsite.components.options import child_options
 from mlsite.components.outputs import known
@@ -77,6 +78,7 @@ class Hosts(pulumi.ComponentResource):
                 after=() if deploy.name == deploys.BASE else self.base,
                 ca_pem=ca_pem,
                 max_group_hosts=args.max_group_hosts,
+                renamed_from=partial(former_group_name, role=deploy.name),
             )
             self.deploys.update(made)
             if deploy.name == deploys.BASE:

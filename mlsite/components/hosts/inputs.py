@@ -41,22 +41,24 @@ class HostGroup:
 def plan_groups(
     role: str, hosts: Sequence[Host], max_hosts: int = MAX_GROUP_HOSTS
 ) -> list[HostGroup]:
-    """Split ``hosts`` (in description order) into groups of at most ``max_hosts``,
-    balanced so that groups differ in size by at most one."""
+    """Split ``hosts`` (in description order) into groups of at most ``max_hosts``, filled
+    one after the other: the first is called ``<role>``, the next ``<role>-2``, ``<role>-3``.
+    A site growing past a multiple of ``max_hosts`` gains a group and renames none; a host
+    added at the end touches only the last group."""
     if max_hosts < 1:
         raise ValueError("max_hosts must be at least 1")
-    if not hosts:
-        return []
-    n = -(-len(hosts) // max_hosts)
-    size, extra = divmod(len(hosts), n)
-    groups: list[HostGroup] = []
-    start = 0
-    for i in range(n):
-        end = start + size + (1 if i < extra else 0)
-        name = role if n == 1 else f"{role}-{i + 1}"
-        groups.append(HostGroup(role, name, tuple(hosts[start:end])))
-        start = end
-    return groups
+    return [
+        HostGroup(
+            role, role if i == 0 else f"{role}-{i + 1}", tuple(hosts[start : start + max_hosts])
+        )
+        for i, start in enumerate(range(0, len(hosts), max_hosts))
+    ]
+
+
+def former_group_name(group: str, role: str) -> str:
+    """The name the first group had before groups were named this way: ``<role>-1`` when a
+    role had more than one group (the alias that keeps such a site's first group)."""
+    return f"{role}-1" if group == role else group
 
 
 def host_entry(host: Host) -> dict[str, Any]:
