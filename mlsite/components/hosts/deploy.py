@@ -1,4 +1,4 @@
-"""``HostDeploy``: one role applied to one group of hosts, as a Pulumi resource."""
+"""``HostDeploy``: one deploy applied to one group of hosts, as a Pulumi resource."""
 
 # Annotations evaluated at import (no __future__ import): see components/__init__.py.
 
@@ -55,7 +55,7 @@ class HostDeployArgs:
 
 
 class HostDeploy(Resource, module="hosts", name="HostDeploy"):
-    """Applies one role's pyinfra deploys to a group of hosts (via ``mlsite.hosts.runner``)."""
+    """Applies one deploy to a group of hosts (via ``mlsite.hosts.runner``)."""
 
     role: pulumi.Output[str]
     """The role applied."""

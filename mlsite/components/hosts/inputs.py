@@ -30,11 +30,11 @@ provider calls at once, so a 500-host role converges in 8 calls, not 500."""
 
 @dataclass(frozen=True)
 class HostGroup:
-    """One HostDeploy: a role applied to a group of hosts."""
+    """One HostDeploy: a deploy applied to a group of hosts."""
 
     role: str
     name: str
-    """``<role>`` when the role fits in one group, else ``<role>-<n>`` (n from 1)."""
+    """``<deploy>`` for the first group, ``<deploy>-<n>`` for the n-th (n from 2)."""
     hosts: tuple[Host, ...]
 
 
@@ -42,7 +42,7 @@ def plan_groups(
     role: str, hosts: Sequence[Host], max_hosts: int = MAX_GROUP_HOSTS
 ) -> list[HostGroup]:
     """Split ``hosts`` (in description order) into groups of at most ``max_hosts``, filled
-    one after the other: the first is called ``<role>``, the next ``<role>-2``, ``<role>-3``.
+    one after the other: the first is called ``<deploy>``, the next ``<deploy>-2``, ``<deploy>-3``.
     A site growing past a multiple of ``max_hosts`` gains a group and renames none; a host
     added at the end touches only the last group."""
     if max_hosts < 1:
@@ -56,7 +56,7 @@ def plan_groups(
 
 
 def former_group_name(group: str, role: str) -> str:
-    """The name the first group had before groups were named this way: ``<role>-1`` when a
+    """The name the first group had before groups were named this way: ``<deploy>-1`` when a
     role had more than one group (the alias that keeps such a site's first group)."""
     return f"{role}-1" if group == role else group
 

@@ -58,7 +58,7 @@ CONFIG_PRIVATE_KEY = "mlsite:sshPrivateKey"
 
 
 class HostDeployProvider(ResourceProvider):
-    """Applies one role's deploys to a group of hosts through the host runner."""
+    """Applies one deploy to a group of hosts through the host runner."""
 
     serialize_as_secret_always = False  # the pickle holds no secret: readable in state
 
