@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from mlsite.components.hosts.deploy import HostDeploy, HostDeployArgs
 from mlsite.components.hosts.inputs import MAX_GROUP_HOSTS, HostGroup, plan_groups
 from mlsite.components.options import child_options
+from mlsite.hosts import deploys
 from mlsite.hosts.deploys import Deploy
 from mlsite.spec import Host
 
@@ -72,6 +73,38 @@ def apply_deploy(
                 aliases=aliases,
             ),
         )
+    return made
+
+
+def apply_one(
+    owner: pulumi.ComponentResource,
+    owner_name: str,
+    owner_opts: pulumi.ResourceOptions | None,
+    deploy: str,
+    hosts: Sequence[Host],
+    params: Params,
+    *,
+    after: Sequence[Any] = (),
+    label: str,
+    renamed_from: str | None = None,
+    group: str | None = None,
+) -> HostDeploy:
+    """The one HostDeploy of a deploy whose hosts must run together (a cluster's bootstrap,
+    a pair's failover, one build host): ``apply_deploy`` with a single group named
+    ``<owner>-<label>``, formerly ``<owner>-<renamed_from>``."""
+    (made,) = apply_deploy(
+        owner,
+        owner_name,
+        owner_opts,
+        deploys.get(deploy),
+        hosts,
+        lambda _: params,
+        after=after,
+        max_group_hosts=None,
+        label=label,
+        renamed_from=(lambda _: renamed_from) if renamed_from else None,
+        group=group,
+    ).values()
     return made
 
 

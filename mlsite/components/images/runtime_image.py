@@ -10,10 +10,9 @@ from typing import Any
 import pulumi
 
 from mlsite.components.hosts.deploy import HostDeploy
-from mlsite.components.hosts.layer import apply_deploy
+from mlsite.components.hosts.layer import apply_one
 from mlsite.components.images.context import CONTEXT_DIR, build_args, image_tag
 from mlsite.components.registry.registry import Registry
-from mlsite.hosts import deploys
 from mlsite.hosts.deploys import image_build
 from mlsite.hosts.deploys.image_prepull import params_for as prepull_params
 from mlsite.spec import Host, Role, SiteSpec
@@ -80,17 +79,16 @@ class RuntimeImage(pulumi.ComponentResource):
         self.prepull = None
         if spec.prepull and gpu_hosts:
             # Pulled onto every GPU host once pushed: a workspace then starts in seconds.
-            (self.prepull,) = apply_deploy(
+            self.prepull = apply_one(
                 self,
                 name,
                 opts,
-                deploys.get("image_prepull"),
+                "image_prepull",
                 gpu_hosts,
-                lambda hosts: prepull_params(site, hosts, images=(ref,)),
+                prepull_params(site, gpu_hosts, images=(ref,)),
                 after=[built] if built else [],
-                max_group_hosts=None,
                 label="prepull",
-            ).values()
+            )
         self.register_outputs({"ref": self.ref, "tag": self.tag})
 
     def _build(
@@ -109,17 +107,15 @@ class RuntimeImage(pulumi.ComponentResource):
                 site, builders[:1], images=(to_build,), ca_pem=ca_pem or None
             )
 
-        (build,) = apply_deploy(
+        # the push needs the registry up (which itself waits for the hosts' base layer)
+        return apply_one(
             self,
             name,
             self._opts,
-            deploys.get("image_build"),
+            "image_build",
             builders[:1],
-            lambda _: registry.ca_cert_pem.apply(params),
-            # the push needs the registry up (which itself waits for the hosts' base layer)
+            registry.ca_cert_pem.apply(params),
             after=[*registry.deploys.values(), *after],
-            max_group_hosts=None,
             label="build",
             group=f"image_build-{spec.name}",
-        ).values()
-        return build
+        )

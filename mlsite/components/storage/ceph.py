@@ -9,7 +9,7 @@ import pulumi
 from mlsite.components.hosts.deploy import HostDeploy
 from mlsite.components.hosts.hosts import Hosts
 from mlsite.components.hosts.inputs import host_entry
-from mlsite.components.hosts.layer import apply_deploy
+from mlsite.components.hosts.layer import apply_one
 from mlsite.components.options import child_options
 from mlsite.components.outputs import known
 from mlsite.components.storage.keys import CephKeys
@@ -65,19 +65,17 @@ class CephCluster(pulumi.ComponentResource):
         params = params_for(site, site.hosts)
         super().__init__("mlsite:storage:CephCluster", name, None, opts)
         self.hosts = args.hosts
-        deploy = deploys.get("ceph")
-        (self.deploy,) = apply_deploy(
+        self.deploy = apply_one(
             self,
             name,
             opts,
-            deploy,
-            deploy.hosts(site),
-            lambda hosts: params_for(site, hosts),
+            "ceph",
+            deploys.get("ceph").hosts(site),
+            params,
             after=args.hosts.base,
-            max_group_hosts=None,
             label="hosts",
-            renamed_from=lambda group: group,
-        ).values()
+            renamed_from="ceph",
+        )
         keys = CephKeys(
             f"{name}-keys",
             host=host_entry(site.host(params.bootstrap)),

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 import pulumi
 
 from mlsite.components.hosts.deploy import HostDeploy
-from mlsite.components.hosts.layer import apply_deploy
+from mlsite.components.hosts.layer import apply_one
 from mlsite.components.outputs import known
 from mlsite.components.storage.ceph import CephCluster
-from mlsite.hosts import deploys
 from mlsite.hosts.deploys.personal_db import params_for
 from mlsite.spec import Role
 from mlsite.spec.storage import Databases
@@ -44,18 +43,17 @@ class PersonalDatabases(pulumi.ComponentResource):
             site = site.model_copy(update={"databases": args.databases})
         params = params_for(site, site.hosts)
         super().__init__("mlsite:storage:PersonalDatabases", name, None, opts)
-        (self.deploy,) = apply_deploy(
+        self.deploy = apply_one(
             self,
             name,
             opts,
-            deploys.get("personal_db"),
+            "personal_db",
             site.hosts_with(Role.DB)[:1],
-            lambda _: params,
+            params,
             after=[args.ceph.deploy],
-            max_group_hosts=None,
             label="hosts",
-            renamed_from=lambda _: "personal-db",
-        ).values()
+            renamed_from="personal-db",
+        )
         self.host = pulumi.Output.from_input(params.host)
         self.sets = known([s.name for s in params.sets])
         self.register_outputs({"host": self.host, "sets": self.sets})

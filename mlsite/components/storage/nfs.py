@@ -7,9 +7,8 @@ from dataclasses import dataclass
 import pulumi
 
 from mlsite.components.hosts.deploy import HostDeploy
-from mlsite.components.hosts.layer import apply_deploy
+from mlsite.components.hosts.layer import apply_one
 from mlsite.components.storage.ceph import CephCluster
-from mlsite.hosts import deploys
 from mlsite.hosts.deploys.nfs_ha import params_for
 from mlsite.spec.storage import Nfs
 
@@ -48,18 +47,17 @@ class NfsHa(pulumi.ComponentResource):
             raise ValueError("NfsHa needs an export description (NfsHaArgs.nfs or storage.nfs)")
         params = params_for(site, site.hosts)  # refuses HA without fencing, before any resource
         super().__init__("mlsite:storage:NfsHa", name, None, opts)
-        (self.deploy,) = apply_deploy(
+        self.deploy = apply_one(
             self,
             name,
             opts,
-            deploys.get("nfs_ha"),
+            "nfs_ha",
             tuple(site.host(n) for n in nfs.nodes),
-            lambda _: params,
+            params,
             after=[args.ceph.deploy],
-            max_group_hosts=None,
             label="hosts",
-            renamed_from=lambda _: "nfs-ha",
-        ).values()
+            renamed_from="nfs-ha",
+        )
         self.address = pulumi.Output.from_input(params.floating_ip or params.nodes[0].address)
         self.export_path = pulumi.Output.from_input(params.export_path)
         self.register_outputs({"address": self.address, "export_path": self.export_path})
