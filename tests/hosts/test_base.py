@@ -292,3 +292,17 @@ def test_site_dns_refuses_a_resolv_conf_someone_else_manages(lab_site: SiteSpec)
     p = plan(base_apply.base, params, {"OsRelease": DEBIAN_12, "Link": other}, "lab-1")
     assert isinstance(p.error, RuntimeError)
     assert "site.dns" in str(p.error) and "/run/resolvconf/resolv.conf" in str(p.error)
+
+
+def test_a_user_left_out_of_the_description_keeps_their_account_and_home(
+    lab_site: SiteSpec,
+) -> None:
+    """Removing a user never removes their account or home on a host: the base deploy only
+    creates and corrects the accounts it is given (the review flags the removal)."""
+    params = _params(lab_site).model_copy(update={"accounts": ()})
+    alice = AccountState(uid=2001, gid=2001, home="/home/alice", home_exists=True)
+    facts = {"OsRelease": DEBIAN_12, "Account": lambda user: alice if user == "alice" else None}
+    p = plan(base_apply.base, params, facts, "lab-1")
+    assert p.error is None
+    assert "alice" not in p.all_commands
+    assert not [c for c in p.all_commands.splitlines() if c.startswith(("userdel", "rm "))]

@@ -221,3 +221,33 @@ def test_the_description_s_release_reaches_the_parameters() -> None:
     pinned = site.model_copy(update={"storage": storage})
     assert params_for(pinned, pinned.hosts).release == "pacific"
     assert params_for(site, site.hosts).release is None
+
+
+def test_a_pool_left_out_of_the_description_is_left_in_the_cluster(params: Params) -> None:
+    """Removing a pool from the description never deletes it: no command touches a pool
+    the parameters do not name (the review flags the removal; Ceph refuses deletes too)."""
+    fs = params.cephfs
+    in_fs = {fs.metadata_pool, fs.data_pool} if fs else set()
+    gone = next(p.name for p in params.pools if p.name not in in_fs)
+    kept = params.model_copy(update={"pools": tuple(p for p in params.pools if p.name != gone)})
+    observed = {
+        "osd": {
+            "pools": [
+                {
+                    "pool_name": p.name,
+                    "size": p.size,
+                    "min_size": p.min_size,
+                    "crush_rule": 1,
+                    "pg_autoscale_mode": p.pg_autoscale,
+                    "quota_max_bytes": p.quota_bytes,
+                    "application_metadata": {p.application: {}},
+                }
+                for p in params.pools
+            ]
+        },
+        "rules": [{"rule_id": 1, "rule_name": params.pools[0].rule}],
+        "fs": [{"name": fs.name}] if fs else [],
+    }
+    commands = planned_commands(kept, observed)
+    assert not [c for c in commands if gone in c], commands
+    assert not [c for c in commands if " delete " in c or " rm " in c], commands
