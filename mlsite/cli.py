@@ -106,7 +106,9 @@ def rehearse(
         if exc.exit_code:
             fail("`pulumi up` did not finish cleanly (see above); the lab stays up for a look", 1)
     typer.echo("")
-    for line in where_is_what(loaded.site, str(plan.gateway)):
+    from mlsite.engine.run import lab_secrets_file
+
+    for line in where_is_what(loaded.site, str(plan.gateway), stack, lab_secrets_file()):
         typer.echo(line)
     typer.echo("take everything down with: mlsite lab down")
     import shutil

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from mlsite.hosts.deploys.containerd import CA_FILE as SITE_CA_FILE
 from mlsite.spec import Role, Secret, SiteSpec
 
 
@@ -58,8 +59,11 @@ def provide_lab_secrets(site: SiteSpec, store: Path) -> list[str]:
     return generated
 
 
-def where_is_what(site: SiteSpec, gateway: str) -> list[str]:
-    """Lines saying what runs where in a rehearsed lab site, and how to reach it."""
+def where_is_what(
+    site: SiteSpec, gateway: str, stack: str = "lab", secrets_file: Path | None = None
+) -> list[str]:
+    """Lines saying what runs where in a rehearsed lab site, how to reach it, and where its
+    CA and credentials are (``secrets_file``: the lab's generated ``env:`` secrets)."""
     lines = [f"site {site.site.name} ({site.site.domain}), lab gateway {gateway}"]
     for h in site.hosts:
         roles = ", ".join(r.value for r in h.roles) or "base only"
@@ -73,7 +77,17 @@ def where_is_what(site: SiteSpec, gateway: str) -> list[str]:
             )
     if site.registry is not None:
         for h in site.hosts_with(Role.REGISTRY):
-            lines.append(f"  registry: https://{h.address}:{site.registry.port} (site CA)")
+            lines.append(
+                f"  registry: https://{h.address}:{site.registry.port} (the site CA, which every "
+                f"host trusts, is {SITE_CA_FILE} on each host)"
+            )
     if site.storage.nfs is not None and site.storage.nfs.floating_ip is not None:
         lines.append(f"  NFS homes: {site.storage.nfs.floating_ip}:{site.storage.nfs.export.path}")
+    for db in site.databases.personal:
+        lines.append(
+            f"  personal database {db.name}: mlsite db clone USER --stack {stack} --set {db.name}"
+        )
+    if secrets_file is not None and any(True for _ in env_secrets(site)):
+        names = ", ".join(sorted({str(s.env) for s in env_secrets(site)}))
+        lines.append(f"  credentials ({names}): {secrets_file} (mode 0600)")
     return lines

@@ -43,10 +43,14 @@ def test_secrets_already_in_the_environment_win(
     assert not (tmp_path / "secrets.env").exists()
 
 
-def test_summary_says_where_everything_is() -> None:
+def test_summary_says_where_everything_is(tmp_path: Path) -> None:
     site = load_stack("lab", ROOT).site
-    text = "\n".join(where_is_what(site, "10.77.0.1"))
+    text = "\n".join(where_is_what(site, "10.77.0.1", "lab", tmp_path / "secrets.env"))
     assert "lab-3" in text and "10.77.0.13" in text and "mlsite lab ssh lab-3" in text
     assert "registry: https://10.77.0.13:5000" in text
     assert "NFS homes: 10.77.0.100:/home" in text
     assert "lab-1: bond0 rendered and validated, not activated" in text
+    assert "/usr/local/share/ca-certificates/mlsite-site-ca.crt on each host" in text
+    assert "personal database analytics: mlsite db clone USER --stack lab --set analytics" in text
+    assert f"{tmp_path / 'secrets.env'} (mode 0600)" in text
+    assert "MLSITE_LAB_REGISTRY_PUSH_PASSWORD" in text  # the names, never the values
