@@ -43,15 +43,20 @@ class _LegacyNames(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             return None
         return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
 
+    def __init__(self) -> None:
+        self._specs: dict[str, importlib.machinery.ModuleSpec | None] = {}
+        """Each module's own spec, by its current name: the import system overwrites it
+        with the old name's between ``create_module`` and ``exec_module``."""
+
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
         name = current_name(spec.name)
         assert name is not None
         module = importlib.import_module(name)
-        self._spec = module.__spec__  # the import system overwrites it: put back below
+        self._specs.setdefault(module.__name__, module.__spec__)
         return module
 
     def exec_module(self, module: ModuleType) -> None:
-        module.__spec__ = self._spec
+        module.__spec__ = self._specs[module.__name__]
 
 
 def install_legacy_names() -> None:

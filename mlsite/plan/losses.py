@@ -64,8 +64,13 @@ def _ceph(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
                 "a failure then loses more"
             )
     fs_old, fs_new = old.get("cephfs"), new.get("cephfs")
-    if isinstance(fs_old, dict) and (not isinstance(fs_new, dict) or fs_new != fs_old):
+    if isinstance(fs_old, dict) and not isinstance(fs_new, dict):
         found.append(f"the CephFS {fs_old.get('name')} and its files are no longer described")
+    elif isinstance(fs_old, dict) and isinstance(fs_new, dict) and fs_new != fs_old:
+        found.append(
+            f"the CephFS {fs_old.get('name')} becomes {fs_new.get('name')} on "
+            f"{fs_new.get('metadata_pool')}/{fs_new.get('data_pool')}: a new, empty file system"
+        )
     return found
 
 
