@@ -169,6 +169,8 @@ class HostResult:
     changed: int = 0
     operations: tuple[OperationResult, ...] = ()
     errors: tuple[str, ...] = ()
+    notices: tuple[str, ...] = ()
+    """What the deploy deliberately left alone and reports (``mlsite.hosts.notices``)."""
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,7 @@ class RunResult:
                         for o in h.get("operations", [])
                     ),
                     errors=tuple(str(e) for e in h.get("errors", [])),
+                    notices=tuple(str(n) for n in h.get("notices", [])),
                 )
                 for name, h in doc["hosts"].items()
             }

@@ -22,7 +22,7 @@ from pyinfra.api.operations import run_ops
 from pyinfra.api.state import BaseStateCallback, State, StateStage
 from pyinfra.context import ctx_host, ctx_state
 
-from mlsite.hosts import openssh
+from mlsite.hosts import notices, openssh
 from mlsite.hosts.connection import CONNECT_TIMEOUT_S, ssh_data
 from mlsite.hosts.contract import HostResult, Mode, OperationResult, Target
 from mlsite.hosts.params import DeployParams
@@ -199,4 +199,5 @@ def _host_result(
         changed=sum(op.changed for op in operations),
         operations=tuple(operations),
         errors=tuple(host_errors),
+        notices=notices.of(state, host.name),
     )

@@ -101,7 +101,11 @@ def handle(text: str) -> tuple[RunResult, int]:
         prefetch_facts=role.batch_facts,
     )
     hosts = {
-        name: replace(result, errors=tuple(redact(e, secrets) for e in result.errors))
+        name: replace(
+            result,
+            errors=tuple(redact(e, secrets) for e in result.errors),
+            notices=tuple(redact(n, secrets) for n in result.notices),
+        )
         for name, result in hosts.items()
     }
     ok = not any(result.errors for result in hosts.values())

@@ -131,6 +131,9 @@ def diff(
 ) -> None:
     """Markdown for a pull request: what a change adds, changes, replaces and deletes.
 
+    Plans compared as files show a rotated secret as changed only when both were made with
+    the same MLSITE_PLAN_SECRET_KEY (any random hex, never stored); --stack does this itself.
+
     Exit 0: nothing destructive; 3: a protected or data-bearing resource would be deleted
     or replaced; 2: bad input.
     """
@@ -139,7 +142,10 @@ def diff(
             _fail("give either BASE.json HEAD.json, or --stack S --base GITREF")
         from mlsite.plan.gitref import GitRefError, plan_at_ref
         from mlsite.plan.run import plan_stack
+        from mlsite.plan.tree import SECRET_KEY_ENV, new_secret_key
 
+        # one key for both plans, and only for them: a rotated secret shows as changed
+        os.environ[SECRET_KEY_ENV] = new_secret_key()
         try:
             old = plan_at_ref(base_ref, stack, project_root())
             run = plan_stack(stack)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mlsite.plan.losses import held, losses
-from mlsite.plan.tree import FORMAT
+from mlsite.plan.tree import FORMAT, MASK, SECRET_MARK
 
 Kind = Literal["add", "update", "replace", "delete"]
 
@@ -165,7 +165,7 @@ def _walk(old: Any, new: Any, path: str, out: list[FieldChange]) -> None:
         and (_keys(old) is not None) == (_keys(new) is not None)
     )
     if not same_kind or not (old and new):
-        if old != new:
+        if old != new and not _incomparable_secrets(old, new):
             out.append(FieldChange(path, old, new))
         return
     a, b = entries(old, path), entries(new, path)
@@ -282,7 +282,20 @@ def _change(
     )
 
 
+def _secret(v: Any) -> re.Match[str] | None:
+    return SECRET_MARK.match(v) if isinstance(v, str) else None
+
+
+def _incomparable_secrets(old: Any, new: Any) -> bool:
+    """Two secrets marked with different keys (plans made apart): whether they differ is
+    unknown, so it is not shown as a change."""
+    a, b = _secret(old), _secret(new)
+    return a is not None and b is not None and a["key"] != b["key"]
+
+
 def _value(v: Any) -> str:
+    if _secret(v):
+        return f"`{MASK}`"
     text = json.dumps(v, sort_keys=True, ensure_ascii=False) if v is not None else "(none)"
     return f"`{text if len(text) <= 60 else text[:57] + '...'}`"
 
@@ -318,7 +331,12 @@ def _fields(c: Change) -> list[str]:
         places = ", ".join(f"`{h}`" for h in places_of)
         out.append(f"  - {how} {listed}{more} in {places}")
     shown = leaves if c.losses else leaves[:MAX_FIELDS]
-    out += [f"  - `{f.path}`: {_value(f.old)} → {_value(f.new)}" for f in shown]
+    out += [
+        f"  - `{f.path}`: `{MASK}` changed"
+        if _secret(f.old) and _secret(f.new)
+        else f"  - `{f.path}`: {_value(f.old)} → {_value(f.new)}"
+        for f in shown
+    ]
     if len(leaves) > len(shown):
         out.append(f"  - … and {len(leaves) - len(shown)} more fields")
     return out
@@ -378,7 +396,8 @@ def render_markdown(d: PlanDiff) -> str:
         lines.append("")
     lines += [
         "<sub>Offline plan under Pulumi mocks (no credentials, no hosts): secret values are "
-        "masked, so a changed secret shows only as `[secret]`; drift on hosts and cloud-side "
+        "masked (`[secret] changed` where both plans were made with one key, as `mlsite diff "
+        "--stack` makes them); drift on hosts and cloud-side "
         "defaults are not visible. Where CI has the Pulumi CLI, `pulumi preview --diff` is "
         "authoritative.</sub>",
         "",

@@ -1,7 +1,7 @@
 """Data-losing edits inside a resource: what a reviewer must see flagged like a delete.
 
 A HostDeploy that is only updated can still destroy data: a pool gone from the ceph deploy's
-parameters, an OSD's disk renumbered, a database set or a user removed, a disk allowed to be
+parameters, an OSD's disk dropped or decommissioned, a database set or a user removed, a disk allowed to be
 wiped. ``losses(role, old, new)`` compares one deploy's readable parameters before and after
 (as the plan shows them) and names each piece of data at risk and what it is. Pure: plans in,
 sentences out.
@@ -39,17 +39,18 @@ def _ceph(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         after = osds_new.get(key)
         where = f"{osd['host']} {osd['device']}"
         if after is None:
-            found.append(
-                f"OSD osd.{osd.get('osd_id')} on {where} leaves the description, and its "
-                "replicas with it; decommission it first (Ceph drains it and checks "
-                "safe-to-destroy)"
-            )
+            if not osd.get("decommission"):
+                found.append(
+                    f"the OSD on {where} leaves the description with its replicas: the deploy "
+                    "leaves it running, untouched, and reports it, but no longer manages it; "
+                    "to remove it, mark the disk `decommission: true` first (Ceph drains it and "
+                    "checks safe-to-destroy)"
+                )
             continue
-        if after.get("osd_id") != osd.get("osd_id"):
+        if after.get("decommission") and not osd.get("decommission"):
             found.append(
-                f"the OSD on {where} is renumbered osd.{osd.get('osd_id')} -> "
-                f"osd.{after.get('osd_id')}: the deploy would build a new OSD on a disk that "
-                "holds one"
+                f"the OSD on {where} is decommissioned: Ceph moves its replicas to the other "
+                "OSDs, then it is stopped and purged (only once Ceph finds it safe to destroy)"
             )
         if osd.get("wipe") == "never" and after.get("wipe") == "allowed":
             found.append(f"{where} may now be wiped (wipe: never -> allowed)")

@@ -7,6 +7,12 @@ secret values are masked as ``[secret]``.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -38,12 +44,35 @@ DATA_TYPES = frozenset(
 """Types holding data even when nobody protected them: deleting one loses data."""
 
 
+SECRET_KEY_ENV = "MLSITE_PLAN_SECRET_KEY"
+"""A one-off key (hex) shared by the plans of one comparison. With it, a secret is shown as
+``[secret <key id>:<keyed digest>]``: two plans made with the same key tell whether a
+secret changed, and nothing else (the key is random, never stored, and the digest keyed, so
+a guessable password cannot be tried against it). Without it, secrets are ``[secret]``."""
+SECRET_MARK = re.compile(r"^\[secret (?P<key>[0-9a-f]{8}):(?P<digest>[0-9a-f]{24})\]$")
+
+
+def new_secret_key() -> str:
+    """A fresh key for ``SECRET_KEY_ENV``."""
+    return secrets.token_hex(32)
+
+
+def secret_mark(value: Any) -> str:
+    """How a secret ``value`` appears in a plan (see ``SECRET_KEY_ENV``)."""
+    key = os.environ.get(SECRET_KEY_ENV, "")
+    if not key:
+        return MASK
+    plain = value["value"] if rpc.is_rpc_secret(value) else value
+    text = json.dumps(mask(plain), sort_keys=True, ensure_ascii=False)
+    digest = hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()[:24]
+    key_id = hashlib.sha256(key.encode()).hexdigest()[:8]
+    return f"[secret {key_id}:{digest}]"
+
+
 def mask(value: Any, secret: bool = False) -> Any:
     """``value`` with secrets masked and unknowns named."""
-    if secret:
-        return MASK
-    if rpc.is_rpc_secret(value):
-        return MASK
+    if secret or rpc.is_rpc_secret(value):
+        return secret_mark(value)
     if isinstance(value, Unknown):
         return UNKNOWN
     if isinstance(value, dict):

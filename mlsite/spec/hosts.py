@@ -64,6 +64,12 @@ class Disk(Model):
     """Size in GiB. Default: whatever the device is; lab hosts get a sparse disk of 10 GiB."""
     device_class: Literal["ssd", "hdd", "nvme"] | None = None
     """Ceph device class. Default: detected by Ceph from the device."""
+    decommission: bool = False
+    """``true`` (Ceph OSD disks only): drain this disk's OSD and remove it from the cluster.
+    Ceph moves its data to the other OSDs first; the OSD is stopped and purged only once
+    Ceph says it is safe to destroy. Afterwards the disk can leave the description. A disk
+    simply left out of the description is never touched: its OSD keeps running and every
+    apply reports it. Default: false."""
 
 
 class Nic(Model):

@@ -166,6 +166,11 @@ def disks(spec: SiteSpec) -> Iterator[Problem]:
                     ("hosts", i, "disks", d, "wipe"),
                     f"`wipe: allowed` is only for Ceph OSD disks (this disk's use is {disk.use}); remove it",
                 )
+            if disk.decommission and disk.use != "ceph-osd":
+                yield Problem(
+                    ("hosts", i, "disks", d, "decommission"),
+                    f"`decommission` is only for Ceph OSD disks (this disk's use is {disk.use}); remove it",
+                )
         if h.has(Role.CEPH_OSD) and not any(d.use == "ceph-osd" for d in h.disks):
             yield Problem(
                 ("hosts", i, "roles"),
@@ -317,12 +322,16 @@ def pools(spec: SiteSpec) -> Iterator[Problem]:
     ceph = spec.storage.ceph
     if ceph is None:
         return
-    osd_hosts = [h for h in spec.hosts if h.has(Role.CEPH_OSD)]
+    # OSDs being decommissioned hold no replica once drained: they count for nothing
+    live = {
+        h.name: sum(1 for d in h.disks if d.use == "ceph-osd" and not d.decommission)
+        for h in spec.hosts
+        if h.has(Role.CEPH_OSD)
+    }
     domain_size = (
-        len(osd_hosts)
-        if ceph.failure_domain == "host"
-        else sum(1 for h in osd_hosts for d in h.disks if d.use == "ceph-osd")
+        sum(1 for n in live.values() if n) if ceph.failure_domain == "host" else sum(live.values())
     )
+    draining = any(d.decommission for h in spec.hosts for d in h.disks)
     names = Counter(p.name for p in ceph.pools)
     for i, pool in enumerate(ceph.pools):
         path: Path = ("storage", "ceph", "pools", i)
@@ -331,7 +340,9 @@ def pools(spec: SiteSpec) -> Iterator[Problem]:
         if pool.size > domain_size:
             yield Problem(
                 (*path, "size"),
-                f"size {pool.size} exceeds the {domain_size} {ceph.failure_domain}s in the failure domain; lower size or add OSD {ceph.failure_domain}s",
+                f"size {pool.size} exceeds the {domain_size} {ceph.failure_domain}s in the failure domain"
+                + (" once the OSDs marked `decommission` are gone" if draining else "")
+                + f"; lower size or add OSD {ceph.failure_domain}s",
             )
         if pool.size > 1 and pool.min_size >= pool.size:
             yield Problem(

@@ -20,6 +20,8 @@ from pyinfra.api.command import FileUploadCommand, FunctionCommand, StringComman
 from pyinfra.api.state import StateStage
 from pyinfra.context import ctx_host, ctx_state
 
+from mlsite.hosts import notices
+
 DEBIAN_12 = {"name": "Debian", "major": 12, "minor": None, "release_meta": {}}
 DEBIAN_13 = {"name": "Debian", "major": 13, "minor": None, "release_meta": {}}
 UBUNTU_22 = {"name": "Ubuntu", "major": 22, "minor": 4, "release_meta": {}}
@@ -46,6 +48,8 @@ class Plan:
 
     ops: list[Op]
     error: Exception | None = None
+    notices: tuple[str, ...] = ()
+    """What the deploy reported (``mlsite.hosts.notices``)."""
 
     def op(self, prefix: str) -> Op:
         """The operation whose name starts with ``prefix``."""
@@ -147,4 +151,5 @@ def plan(
                 commands.append(text)
                 uploads.update(up)
             ops.append(Op(name=name, commands=commands, uploads=uploads))
-    return Plan(ops=ops, error=error)
+        said = notices.of(state, host_name)
+    return Plan(ops=ops, error=error, notices=said)

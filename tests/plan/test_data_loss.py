@@ -117,6 +117,10 @@ def move_registry_storage(data: dict[str, Any]) -> None:
     data["registry"]["storage_path"] = "/srv/registry-new"
 
 
+def decommission_osd_disk(data: dict[str, Any]) -> None:
+    _osd_disks(_host(data, "akiba-3"))[0]["decommission"] = True
+
+
 def allow_wipe(data: dict[str, Any]) -> None:
     _osd_disks(_host(data, "akiba-3"))[0]["wipe"] = "allowed"
 
@@ -132,6 +136,7 @@ LOSING: list[tuple[str, str, Edit, list[str]]] = [
     ("akiba", "remove a user", remove_user, ["user ken leaves the site"]),
     ("akiba", "move the registry's storage", move_registry_storage, ["registry's storage moves"]),
     ("akiba", "allow wiping an OSD disk", allow_wipe, ["may now be wiped"]),
+    ("akiba", "decommission an OSD", decommission_osd_disk, ["akiba-3", "is decommissioned"]),
     ("shiva", "remove a pool", remove_pool, ["pool scratch leaves the description"]),
     ("shiva", "remove a user", remove_user, ["leaves the site"]),
 ]
@@ -200,3 +205,22 @@ def test_removing_a_pool_is_not_read_as_a_rename() -> None:
     _, md, _ = diff("akiba", remove_pool, add_pool)
     assert "removed `scratch` in `params.pools`" in md
     assert '"scratch" →' not in md  # not `pools[4].name: "scratch" -> ...`
+
+
+def test_removing_one_osd_disk_changes_exactly_one_osd() -> None:
+    _, md, d = diff("akiba", remove_osd_disk)
+    osd_fields = [f for c in d.changes for f in c.fields if f.path.startswith("params.osds")]
+    assert len(osd_fields) == 1, md
+    assert osd_fields[0].item == "removed" and "akiba-2" in str(osd_fields[0].path), md
+    assert "osd_id" not in md  # no other OSD renumbered
+
+
+def test_finishing_a_decommission_is_not_flagged() -> None:
+    code, md, d = diff("akiba", remove_osd_disk, before=_decommission_first)
+    assert d.changes, "the case tests nothing"
+    assert code == EXIT_OK, md
+    assert "CAUTION" not in md
+
+
+def _decommission_first(data: dict[str, Any]) -> None:
+    _osd_disks(_host(data, "akiba-2"))[0]["decommission"] = True

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 
 import pytest
 
 from mlsite.components.storage.keys import CephKeysProvider
-from mlsite.hosts.deploys.ceph import failure_domains
+from mlsite.hosts.deploys.ceph import failure_domains, plan_osds
+from mlsite.spec import SiteSpec
 from mlsite.storage.keys import parse_keyring
-from tests.storage.conftest import CephOnLab
+from mlsite.storage.rbd_device import LOOP_RECORDS
+from tests.storage.conftest import CephOnLab, wait_health_ok
 from tests.storage.labrun import apply_role, changed, errors, lab_site
 
 pytestmark = pytest.mark.lab
@@ -94,3 +97,90 @@ def test_keys_resource_reads_the_admin_keyring_over_ssh(ceph_lab: CephOnLab) -> 
     read = CephKeysProvider().create(props).outs["keyrings"]["client.admin"]
     on_host = lab.run("lab-1", "cat /etc/ceph/ceph.client.admin.keyring").stdout
     assert parse_keyring(read)["client.admin"] == parse_keyring(on_host)["client.admin"]
+
+
+EXTRA = "/dev/disk/by-id/lab-osd-extra"
+EXTRA_IMAGE = "/var/lib/mlsite-test/osd-extra.img"
+
+
+def _with_extra_disk(site: SiteSpec, **disk: object) -> SiteSpec:
+    """The lab site with a second OSD disk on lab-1 (``disk`` overrides its fields)."""
+    first = site.hosts[0]
+    extra = first.disks[0].model_copy(update={"id": EXTRA, **disk})
+    hosts = (first.model_copy(update={"disks": (*first.disks, extra)}), *site.hosts[1:])
+    return site.model_copy(update={"hosts": hosts})
+
+
+def _osds(ceph: CephOnLab) -> dict[str, dict[str, object]]:
+    """The cluster's OSDs by uuid (``ceph osd dump``)."""
+    dump = ceph_json(ceph, "osd dump")
+    assert isinstance(dump, dict)
+    return {str(o["uuid"]): o for o in dump["osds"]}
+
+
+@pytest.fixture
+def extra_disk(ceph_lab: CephOnLab) -> Iterator[str]:
+    """A fourth disk on lab-1: a sparse file behind a loop device the host attaches itself,
+    recorded where `mlsite lab down` finds it. Removed afterwards, with any OSD left on it."""
+    lab = ceph_lab.lab
+    lab.run(
+        "lab-1",
+        f"set -e; mkdir -p {EXTRA_IMAGE.rsplit('/', 1)[0]} {LOOP_RECORDS}; "
+        f"truncate -s 10G {EXTRA_IMAGE}; dev=$(losetup --find --show {EXTRA_IMAGE}); "
+        f'echo {EXTRA_IMAGE} > "{LOOP_RECORDS}/${{dev##*/}}"; ln -sfn "$dev" {EXTRA}',
+    )
+    yield EXTRA
+    # a failed test may leave the OSD behind: the test lab goes back to its three OSDs
+    lab.run(
+        "lab-1",
+        "for d in /var/lib/ceph/osd/ceph-*; do "
+        f'[ "$(readlink $d/block)" = {EXTRA} ] || continue; i=$(cat $d/whoami); '
+        'systemctl disable --now "ceph-osd@$i"; ceph osd down "$i"; '
+        'ceph osd purge "$i" --yes-i-really-mean-it; rm -rf "$d"; done; '
+        f'dev=$(readlink -f {EXTRA}); losetup -d "$dev"; rm -f "{LOOP_RECORDS}/${{dev##*/}}" '
+        f"{EXTRA} {EXTRA_IMAGE}",
+        check=False,
+    )
+    wait_health_ok(lab, "lab-1", timeout_s=600)
+
+
+def test_an_osd_left_out_is_kept_and_reported_until_decommissioned(
+    ceph_lab: CephOnLab, extra_disk: str
+) -> None:
+    lab, site = ceph_lab.lab, lab_site()
+    grown = apply_role(lab, "ceph", _with_extra_disk(site))
+    assert grown["ok"], errors(grown)
+    wait_health_ok(lab, "lab-1", timeout_s=600)
+    before = _osds(ceph_lab)
+    extra_uuid = next(o.uuid for o in plan_osds(_with_extra_disk(site)) if o.device == EXTRA)
+    extra = before[extra_uuid]
+    others = {u: (o["osd"], o["up_from"]) for u, o in before.items() if u != extra_uuid}
+    assert len(others) == 3 and extra["up"] == 1 and extra["in"] == 1
+    # the cluster gave the id: the lowest free one, after the three of the lab stack
+    assert extra["osd"] == 3
+
+    # the disk leaves the description: nothing is touched, the OSD is reported
+    left_out = apply_role(lab, "ceph", site)
+    assert left_out["ok"], errors(left_out)
+    notices = left_out["hosts"]["lab-1"]["notices"]
+    assert any(f"osd.3 on {EXTRA} is no longer described" in n for n in notices), notices
+    after = _osds(ceph_lab)
+    assert {u: (o["osd"], o["up_from"]) for u, o in after.items() if u != extra_uuid} == others
+    assert after[extra_uuid]["up"] == 1 and after[extra_uuid]["in"] == 1
+    held = ceph_json(ceph_lab, "pg ls-by-osd 3")
+    assert isinstance(held, dict) and held["pg_stats"], "the OSD left in place holds data"
+
+    # the explicit step: drained by Ceph, then purged; the cluster stays healthy
+    gone = apply_role(lab, "ceph", _with_extra_disk(site, decommission=True))
+    assert gone["ok"], errors(gone)
+    after = _osds(ceph_lab)
+    assert extra_uuid not in after
+    assert {u: (o["osd"], o["up_from"]) for u, o in after.items()} == others
+    assert lab.run("lab-1", "ls /var/lib/ceph/osd").stdout.split() == ["ceph-0"]
+    assert wait_health_ok(lab, "lab-1") == "HEALTH_OK"
+
+    # then the disk can leave the description: nothing to report, nothing to change
+    done = apply_role(lab, "ceph", site)
+    assert done["ok"], errors(done)
+    assert done["hosts"]["lab-1"]["notices"] == []
+    assert changed(done) == 0, done["hosts"]

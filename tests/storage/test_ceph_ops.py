@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from mlsite.hosts.deploys.ceph import (
     LAB_FAST_FAILURE_DETECTION,
+    Osd,
     Params,
     central_config,
     config_commands,
@@ -22,7 +25,6 @@ from mlsite.storage.keys import generate_key
 from tests.hosts.fakehost import DEBIAN_12, DEBIAN_13, plan
 from tests.storage.labrun import lab_site
 
-OSD_DIR = "/var/lib/ceph/osd/ceph-2/whoami"
 DEVICE = "/dev/disk/by-id/lab-osd-0"
 
 
@@ -34,21 +36,31 @@ def params() -> Params:
     return p
 
 
-def _daemon_exists(path: str, osd_created: bool) -> object:
-    """The File fact: monitors, managers and MDSs exist; the OSD only when ``osd_created``."""
-    if path.endswith("/whoami"):
-        return {"mode": 644} if osd_created else None
+def _daemon_exists(path: str) -> object:
+    """The File fact: monitors, managers and MDSs exist."""
     guard = path.startswith(("/var/lib/ceph/mon/", "/var/lib/ceph/mgr/", "/var/lib/ceph/mds/"))
     return {"mode": 644} if guard else None
 
 
-def facts(disk: DiskContents, *, created: bool = False, label: str = "") -> dict[str, object]:
+def facts(
+    disk: DiskContents, *, local: dict[str, dict[str, str]] | None = None, label: str = ""
+) -> dict[str, object]:
+    """A Ceph host whose OSD directories are ``local`` (uuid -> id and device)."""
     return {
         "OsRelease": DEBIAN_12,
-        "File": lambda path: _daemon_exists(path, created),
+        "File": _daemon_exists,
         "DiskProbe": lambda path: disk,
         "OsdOnDisk": lambda path: label,
+        "LocalOsds": lambda cluster: local or {},
     }
+
+
+def lab3(params: Params) -> Osd:
+    return next(o for o in params.osds if o.host == "lab-3")
+
+
+EMPTY = DiskContents(path=DEVICE, device="/dev/loop2")
+BLUESTORE = DiskContents(path=DEVICE, device="/dev/loop2", signatures=("ceph_bluestore@0x0",))
 
 
 def test_refuses_a_disk_holding_a_filesystem_when_wipe_is_never(params: Params) -> None:
@@ -65,24 +77,72 @@ def test_wipes_first_when_wipe_is_allowed(params: Params) -> None:
     full = DiskContents(path=DEVICE, device="/dev/loop2", signatures=("ext4@0x438",))
     result = plan(ceph, params, facts(full), host_name="lab-3")
     assert result.error is None
-    create = result.op("ceph | Create osd.2").text
+    create = result.op(f"ceph | Create the OSD on {DEVICE}").text
     assert create.index("wipefs --all --force /dev/loop2") < create.index("osd new")
-    assert "ceph-osd --cluster ceph -i 2 --mkfs" in create
+    assert 'ceph-osd --cluster ceph -i "$i" --mkfs' in create
 
 
-def test_an_existing_osd_is_left_alone(params: Params) -> None:
-    full = DiskContents(path=DEVICE, device="/dev/loop2", signatures=("ceph_bluestore@0x0",))
-    result = plan(ceph, params, facts(full, created=True), host_name="lab-3")
+def test_the_cluster_gives_a_new_osd_its_id(params: Params) -> None:
+    create = plan(ceph, params, facts(EMPTY), host_name="lab-3").op("ceph | Create the OSD").text
+    # no id of mlsite's own: `osd new <uuid>` answers with the lowest free id
+    assert re.search(rf"osd new {lab3(params).uuid} -i - ", create), create
+    assert "i=$(printf" in create and 'systemctl enable --now "ceph-osd@$i"' in create
+    # a half-made OSD of this uuid is purged first, by Ceph's purge-new (refused if it ran)
+    assert create.index("purge-new") < create.index("osd new")
+
+
+def test_an_existing_osd_keeps_the_id_its_directory_holds(params: Params) -> None:
+    local = {lab3(params).uuid: {"id": "7", "device": DEVICE}}
+    result = plan(ceph, params, facts(BLUESTORE, local=local), host_name="lab-3")
     assert result.error is None
-    assert not result.has("ceph | Create osd")
+    assert not result.has("ceph | Create the OSD")
+    assert result.has("ceph | Run osd.7")
+    assert result.notices == ()
 
 
-def test_a_disk_carrying_this_osd_is_not_refused(params: Params) -> None:
-    osds = tuple(o.model_copy(update={"wipe": "never"}) for o in params.osds)
-    guarded = params.model_copy(update={"osds": osds})
-    ours = DiskContents(path=DEVICE, device="/dev/loop2", signatures=("ceph_bluestore@0x0",))
-    result = plan(ceph, guarded, facts(ours, label=osds[2].uuid), host_name="lab-3")
+def test_an_osd_no_longer_described_is_left_running_and_reported(params: Params) -> None:
+    gone = "4b1f3e0c-0000-5000-8000-000000000001"
+    local = {
+        lab3(params).uuid: {"id": "2", "device": DEVICE},
+        gone: {"id": "5", "device": "/dev/disk/by-id/old"},
+    }
+    result = plan(ceph, params, facts(BLUESTORE, local=local), host_name="lab-3")
     assert result.error is None
+    assert len(result.notices) == 1
+    assert "osd.5 on /dev/disk/by-id/old is no longer described" in result.notices[0]
+    assert "decommission: true" in result.notices[0]
+    touched = result.all_commands
+    for word in ("osd.5", "ceph-osd@5", "osd out", "purge", "wipefs"):
+        assert word not in touched, word
+
+
+def test_decommission_drains_with_cephs_checks_before_purging(params: Params) -> None:
+    osds = tuple(o.model_copy(update={"decommission": o.host == "lab-3"}) for o in params.osds)
+    draining = params.model_copy(update={"osds": osds})
+    local = {lab3(params).uuid: {"id": "2", "device": DEVICE}}
+    result = plan(ceph, draining, facts(BLUESTORE, local=local), host_name="lab-3")
+    assert result.error is None
+    text = result.op("ceph | Decommission osd.2").text
+    steps = [
+        "osd out 2",
+        "osd safe-to-destroy 2",
+        "osd ok-to-stop 2",
+        "systemctl disable --now ceph-osd@2",
+        "osd purge 2",
+        "rm -rf /var/lib/ceph/osd/ceph-2",
+    ]
+    assert [text.index(s) for s in steps] == sorted(text.index(s) for s in steps), text
+    assert "--yes-i-really-mean-it" not in text.split("osd purge 2")[0]  # no forced step before
+    assert "wipefs" not in text and "dd if=" not in text  # the disk itself is left as it is
+    assert not result.has("ceph | Run osd.2") and not result.has("ceph | Create the OSD")
+
+
+def test_a_decommissioned_osd_already_gone_is_not_created_again(params: Params) -> None:
+    osds = tuple(o.model_copy(update={"decommission": True}) for o in params.osds)
+    done = params.model_copy(update={"osds": osds})
+    result = plan(ceph, done, facts(BLUESTORE), host_name="lab-3")
+    assert result.error is None
+    assert not result.has("ceph | Create the OSD") and not result.has("ceph | Decommission")
 
 
 def test_pool_plan_is_empty_once_the_cluster_matches(params: Params) -> None:

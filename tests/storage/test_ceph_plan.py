@@ -18,9 +18,31 @@ def test_lab_plan_has_three_mons_and_one_osd_per_marked_disk() -> None:
     site = lab_site()
     assert [m.name for m in ceph_plan.plan_mons(site)] == ["lab-1", "lab-2", "lab-3"]
     osds = ceph_plan.plan_osds(site)
-    assert [(o.host, o.osd_id) for o in osds] == [("lab-1", 0), ("lab-2", 1), ("lab-3", 2)]
+    assert [(o.host, o.device) for o in osds] == [
+        (h, "/dev/disk/by-id/lab-osd-0") for h in ("lab-1", "lab-2", "lab-3")
+    ]
     assert len({o.uuid for o in osds}) == 3
     assert ceph_plan.failure_domains(site) == 3
+
+
+def test_an_osds_identity_does_not_depend_on_the_other_disks() -> None:
+    site = lab_site()
+    before = {(o.host, o.device): o for o in ceph_plan.plan_osds(site)}
+    first = site.hosts[0]
+    extra = first.disks[0].model_copy(update={"id": "/dev/disk/by-id/lab-osd-9"})
+    grown = site.model_copy(
+        update={
+            "hosts": (first.model_copy(update={"disks": (extra, *first.disks)}), *site.hosts[1:])
+        }
+    )
+    after = {(o.host, o.device): o for o in ceph_plan.plan_osds(grown)}
+    assert set(after) - set(before) == {("lab-1", "/dev/disk/by-id/lab-osd-9")}
+    assert all(after[k] == osd for k, osd in before.items())  # same uuid, nothing renumbered
+    # the uuid an existing site's OSDs were created with: uuid5(fsid, "<host>/<disk>")
+    fsid = ceph_plan.uuid.UUID(ceph_plan.fsid(site))
+    assert before[("lab-2", "/dev/disk/by-id/lab-osd-0")].uuid == str(
+        ceph_plan.uuid.uuid5(fsid, "lab-2//dev/disk/by-id/lab-osd-0")
+    )
 
 
 def test_fsid_and_osd_uuids_are_stable_between_runs() -> None:

@@ -35,17 +35,22 @@ class Mon(DeployParams):
 
 
 class Osd(DeployParams):
-    """An OSD to create on a host's disk."""
+    """An OSD on a host's disk, known by its disk (and the uuid made from it), never by a
+    number: the cluster gives an OSD its id when it is created, and the host's OSD directory
+    keeps it, so describing or removing another disk never moves an id."""
 
     host: str
-    osd_id: int = Field(ge=0)
     device: str
     """Stable path of the whole disk."""
     uuid: str
+    """The OSD's uuid, derived from the cluster, the host and the disk."""
     wipe: Literal["never", "allowed"] = "never"
     """``allowed``: signatures found on the disk are wiped first; ``never``: such a disk is
     refused and nothing on it changes."""
     device_class: str | None = None
+    decommission: bool = False
+    """Drain the OSD (out, wait until Ceph says it is safe to destroy), then stop and purge
+    it. The disk itself is left as it is."""
 
 
 class Pool(DeployParams):
@@ -120,6 +125,9 @@ class Params(DeployParams):
     which snapshot the golden image for every copy, set 0.1 s."""
     client_hosts: tuple[str, ...] = ()
     """Hosts that only use the cluster (nfs, db roles): config and admin key, no daemon."""
+    drain_wait_s: int = Field(default=1800, ge=10)
+    """How long one apply waits for a decommissioned OSD's data to move before it stops
+    (and says to apply again: draining goes on meanwhile)."""
 
     @property
     def bootstrap(self) -> str:
@@ -212,34 +220,35 @@ def plan_mons(site: SiteSpec) -> tuple[Mon, ...]:
 
 
 def plan_osds(site: SiteSpec) -> tuple[Osd, ...]:
-    """One OSD per disk with ``use: ceph-osd`` on hosts with role ceph-osd, numbered in
-    description order (hosts, then their disks), so ids never move while disks are only added
-    at the end."""
+    """One OSD per disk with ``use: ceph-osd`` on hosts with role ceph-osd, known by its host
+    and disk. Ids are the cluster's: given at creation, kept by the OSD's directory."""
     cluster = uuid.UUID(fsid(site))
-    osds: list[Osd] = []
-    for h in site.hosts_with(Role.CEPH_OSD):
-        for disk in h.disks:
-            if disk.use != "ceph-osd":
-                continue
-            osds.append(
-                Osd(
-                    host=h.name,
-                    osd_id=len(osds),
-                    device=disk.id,
-                    uuid=str(uuid.uuid5(cluster, f"{h.name}/{disk.id}")),
-                    wipe=disk.wipe,
-                    device_class=disk.device_class,
-                )
-            )
-    return osds_checked(tuple(osds))
+    osds = tuple(
+        Osd(
+            host=h.name,
+            device=disk.id,
+            uuid=osd_uuid(cluster, h.name, disk.id),
+            wipe=disk.wipe,
+            device_class=disk.device_class,
+            decommission=disk.decommission,
+        )
+        for h in site.hosts_with(Role.CEPH_OSD)
+        for disk in h.disks
+        if disk.use == "ceph-osd"
+    )
+    return osds_checked(osds)
+
+
+def osd_uuid(cluster: uuid.UUID, host: str, device: str) -> str:
+    """The uuid of the OSD on ``device`` of ``host``: the same for every run and release."""
+    return str(uuid.uuid5(cluster, f"{host}/{device}"))
 
 
 def osds_checked(osds: tuple[Osd, ...]) -> tuple[Osd, ...]:
-    """``osds`` after checking ids and (host, device) pairs are unique."""
-    ids = [o.osd_id for o in osds]
+    """``osds`` after checking (host, device) pairs are unique."""
     pairs = [(o.host, o.device) for o in osds]
-    if len(set(ids)) != len(ids) or len(set(pairs)) != len(pairs):
-        raise ValueError("OSD ids and (host, disk) pairs must be unique")
+    if len(set(pairs)) != len(pairs):
+        raise ValueError("each (host, disk) pair must hold one OSD")
     return osds
 
 
@@ -252,7 +261,8 @@ def failure_domains(site: SiteSpec) -> int:
     """How many failure domains the site has: OSD hosts, or OSDs."""
     ceph = _ceph(site)
     osds = plan_osds(site)
-    return len({o.host for o in osds}) if ceph.failure_domain == "host" else len(osds)
+    live = [o for o in osds if not o.decommission]
+    return len({o.host for o in live}) if ceph.failure_domain == "host" else len(live)
 
 
 def initial_pg_num(pool: spec.Pool, osd_count: int, pool_count: int) -> int:

@@ -87,3 +87,28 @@ CANDIDATE_COMMAND = (
     "v=$(dpkg-query -W -f='${Version}' ceph-common 2>/dev/null); fi; echo \"$v\""
 )
 """What ``CephCandidate`` runs."""
+
+
+class LocalOsds(FactBase[dict[str, dict[str, str]]]):
+    """This host's OSD directories of the cluster: OSD uuid -> ``{"id": ..., "device": ...}``
+    (the id the cluster gave, the device its ``block`` link points at). Only directories
+    that ``ceph-osd --mkfs`` completed (``whoami`` and ``fsid`` written) count."""
+
+    def command(self, cluster: str) -> str:
+        return (
+            f"for d in /var/lib/ceph/osd/{cluster}-*; do "
+            '[ -s "$d/whoami" ] && [ -s "$d/fsid" ] || continue; '
+            'echo "$(cat "$d/fsid") $(cat "$d/whoami") $(readlink "$d/block")"; done; true'
+        )
+
+    @staticmethod
+    def default() -> dict[str, dict[str, str]]:
+        return {}
+
+    def process(self, output: list[str]) -> dict[str, dict[str, str]]:
+        found: dict[str, dict[str, str]] = {}
+        for line in output:
+            parts = line.split()
+            if len(parts) >= 2 and parts[1].isdigit():
+                found[parts[0]] = {"id": parts[1], "device": parts[2] if len(parts) > 2 else ""}
+        return found
