@@ -7,8 +7,19 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mlsite.plan.losses import held, losses
-from mlsite.plan.tree import FORMAT, MASK, SECRET_MARK
+from mlsite.plan.tree import FORMAT, MASK
+from mlsite.review.keyed import (
+    SECRET_MARK,
+    FieldChange,
+    entries,
+    field_changes,
+    flatten,
+    item_key,
+    natural,
+)
+from mlsite.review.losses import held, losses
+
+__all__ = ["FieldChange", "entries", "field_changes", "flatten", "item_key", "natural"]
 
 Kind = Literal["add", "update", "replace", "delete"]
 
@@ -29,18 +40,6 @@ class PlanFormatError(ValueError):
 
 
 @dataclass(frozen=True)
-class FieldChange:
-    """One changed input, by dotted path; values as plans show them (secrets masked)."""
-
-    path: str
-    old: Any
-    new: Any
-    item: Literal["added", "removed"] | None = None
-    """Set when a whole keyed list item or mapping entry appears or goes (``path`` names it:
-    ``params.pools[db]``, ``params.hosts.akiba-6``); ``old``/``new`` then hold the item."""
-
-
-@dataclass(frozen=True)
 class Change:
     """What happens to one resource."""
 
@@ -55,7 +54,7 @@ class Change:
     """The URN the resource had in the base plan, when it is found there by an alias (a
     renamed resource keeps its identity: no delete, no add)."""
     losses: tuple[str, ...] = ()
-    """Data an update puts at risk inside the resource (``mlsite.plan.losses``)."""
+    """Data an update puts at risk inside the resource (``mlsite.review.losses``)."""
 
     @property
     def destructive(self) -> bool:
@@ -98,91 +97,6 @@ def check_format(doc: Any, what: str) -> dict[str, Any]:
             " (re-run `mlsite plan` with one version)"
         )
     return doc
-
-
-def item_key(value: Any) -> str | None:
-    """The identity of a list item: ``host:device`` of an OSD, else its ``name`` or ``id``."""
-    if not isinstance(value, dict):
-        return None
-    if "host" in value and "device" in value:
-        return f"{value['host']}:{value['device']}"
-    for key in ("name", "id"):
-        if isinstance(value.get(key), str | int) and not isinstance(value.get(key), bool):
-            return str(value[key])
-    return None
-
-
-def _keys(items: list[Any]) -> list[str] | None:
-    """The items' identities when every item has one and they are unique (else None: such
-    a list is compared by position)."""
-    keys = [item_key(v) for v in items]
-    if any(k is None for k in keys) or len(set(keys)) != len(keys):
-        return None
-    return [str(k) for k in keys]
-
-
-def entries(value: Any, path: str = "") -> dict[str, Any]:
-    """The children of ``value`` by path: mapping entries as ``path.key``, list items as
-    ``path[key]`` when they have identities (``item_key``), else ``path[index]``."""
-    if isinstance(value, dict):
-        return {f"{path}.{k}" if path else str(k): v for k, v in value.items()}
-    if isinstance(value, list):
-        keys = _keys(value) or [str(i) for i in range(len(value))]
-        return {f"{path}[{k}]": v for k, v in zip(keys, value, strict=True)}
-    return {}
-
-
-def flatten(value: Any, path: str = "") -> dict[str, Any]:
-    """Leaves of ``value`` by path (empty mappings and lists are leaves); list items by
-    identity where they have one, so an item removed from the middle moves no other."""
-    if isinstance(value, dict | list) and value:
-        out: dict[str, Any] = {}
-        for child, v in entries(value, path).items():
-            out.update(flatten(v, child))
-        return out
-    return {path: value}
-
-
-def natural(path: str) -> list[Any]:
-    """Sort key of a path: numbers by value (``osds[9]`` before ``osds[29]``)."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path)]
-
-
-def field_changes(old: Any, new: Any, path: str = "") -> tuple[FieldChange, ...]:
-    """What changed between two inputs: a whole entry or keyed item that appears or goes is
-    one change (``item``); inside entries on both sides, each changed leaf."""
-    out: list[FieldChange] = []
-    _walk(old, new, path, out)
-    return tuple(sorted(out, key=lambda f: natural(f.path)))
-
-
-def _walk(old: Any, new: Any, path: str, out: list[FieldChange]) -> None:
-    same_kind = (isinstance(old, dict) and isinstance(new, dict)) or (
-        isinstance(old, list)
-        and isinstance(new, list)
-        and old
-        and new
-        and (_keys(old) is not None) == (_keys(new) is not None)
-    )
-    if not same_kind or not (old and new):
-        if old != new and not _incomparable_secrets(old, new):
-            out.append(FieldChange(path, old, new))
-        return
-    a, b = entries(old, path), entries(new, path)
-    keyed = isinstance(old, dict) or _keys(old) is not None
-    for child in a.keys() | b.keys():
-        if child not in b:
-            if keyed:
-                out.append(FieldChange(child, a[child], None, "removed"))
-            else:
-                out.extend(FieldChange(p, v, None) for p, v in flatten(a[child], child).items())
-        elif child not in a:
-            if keyed:
-                out.append(FieldChange(child, None, b[child], "added"))
-            else:
-                out.extend(FieldChange(p, None, v) for p, v in flatten(b[child], child).items())
-        elif a[child] != b[child]:
-            _walk(a[child], b[child], child, out)
 
 
 def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
@@ -284,13 +198,6 @@ def _change(
 
 def _secret(v: Any) -> re.Match[str] | None:
     return SECRET_MARK.match(v) if isinstance(v, str) else None
-
-
-def _incomparable_secrets(old: Any, new: Any) -> bool:
-    """Two secrets marked with different keys (plans made apart): whether they differ is
-    unknown, so it is not shown as a change."""
-    a, b = _secret(old), _secret(new)
-    return a is not None and b is not None and a["key"] != b["key"]
 
 
 def _value(v: Any) -> str:

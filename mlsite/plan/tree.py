@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable
@@ -49,7 +48,6 @@ SECRET_KEY_ENV = "MLSITE_PLAN_SECRET_KEY"
 ``[secret <key id>:<keyed digest>]``: two plans made with the same key tell whether a
 secret changed, and nothing else (the key is random, never stored, and the digest keyed, so
 a guessable password cannot be tried against it). Without it, secrets are ``[secret]``."""
-SECRET_MARK = re.compile(r"^\[secret (?P<key>[0-9a-f]{8}):(?P<digest>[0-9a-f]{24})\]$")
 
 
 def new_secret_key() -> str:

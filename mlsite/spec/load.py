@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from mlsite.spec.model import SiteSpec
-from mlsite.spec.rules import RuleViolations
+from mlsite.spec.rules import Missing, Problem, RuleViolations, check_partial
 from mlsite.spec.typewalk import describe_field, is_secret_path, model_at
 from mlsite.spec.yamlpos import Path, YamlProblem, line_of, load_with_lines
 
@@ -131,12 +131,46 @@ def validate(
     ``plaintext_secrets`` is for config handed over decrypted by the Pulumi engine.
     """
     lines = lines or {}
+    context = {"plaintext_secrets": plaintext_secrets}
     try:
-        return SiteSpec.model_validate(data, context={"plaintext_secrets": plaintext_secrets})
+        return SiteSpec.model_validate(data, context=context)
     except ValidationError as exc:
-        raise SiteError(
-            sorted(_diagnostics(exc, data, file, lines), key=lambda d: d.line)
-        ) from None
+        found = list(_diagnostics(exc, data, file, lines))
+        found += [
+            Diagnostic(file, line_of(lines, p.path), _dotted(p.path), p.message)
+            for p in _rules_on_valid_sections(exc, data, context)
+        ]
+        raise SiteError(sorted(found, key=lambda d: d.line)) from None
+
+
+def _rules_on_valid_sections(
+    exc: ValidationError, data: Any, context: dict[str, Any]
+) -> list[Problem]:
+    """The cross-field problems of the sections that did validate, when others did not:
+    one run reports both kinds. Rules that read a failed section are skipped."""
+    if not isinstance(data, dict):
+        return []
+    failed = {
+        str(e["loc"][0])
+        for e in exc.errors()
+        if e["loc"] and not isinstance((e.get("ctx") or {}).get("error"), RuleViolations)
+    }
+    if not failed:
+        return []  # only rule problems: already reported
+    values: dict[str, Any] = {}
+    for name, info in SiteSpec.model_fields.items():
+        if name in failed or (name not in data and info.is_required()):
+            values[name] = Missing(name)
+        elif name not in data:
+            values[name] = info.get_default(call_default_factory=True)
+        else:
+            try:
+                values[name] = TypeAdapter(
+                    Any if info.annotation is None else info.annotation
+                ).validate_python(data[name], context=context)
+            except ValidationError:
+                values[name] = Missing(name)
+    return check_partial(SiteSpec.model_construct(**values))
 
 
 def _site_section(data: Any, shown: str, lines: dict[Path, int]) -> tuple[Any, Path]:

@@ -53,6 +53,38 @@ def check(spec: SiteSpec) -> list[Problem]:
     return [p for r in RULES for p in r(spec)]
 
 
+class Unavailable(Exception):
+    """A rule read a section of the description that did not validate."""
+
+
+class Missing:
+    """Stands for a section that did not validate: any use of it raises ``Unavailable``, so
+    a rule that needs it is skipped rather than judging the rest without it."""
+
+    def __init__(self, section: str) -> None:
+        object.__setattr__(self, "section", section)
+
+    def _unavailable(self, *_: object) -> None:
+        raise Unavailable(object.__getattribute__(self, "section"))
+
+    def __getattr__(self, _name: str) -> None:
+        self._unavailable()
+
+    __iter__ = __len__ = __bool__ = __getitem__ = __contains__ = _unavailable
+
+
+def check_partial(spec: SiteSpec) -> list[Problem]:
+    """``check`` of a description some sections of which did not validate (``Missing``):
+    the rules that read only valid sections run; the others are skipped whole."""
+    found: list[Problem] = []
+    for r in RULES:
+        try:
+            found.extend(list(r(spec)))
+        except Unavailable:
+            continue
+    return found
+
+
 def _host_index(spec: SiteSpec) -> dict[str, int]:
     return {h.name: i for i, h in enumerate(spec.hosts)}
 

@@ -1,6 +1,7 @@
 """A stand-in for ``python -m mlsite.hosts.runner`` (same JSON contract) for provider contract tests
 where no lab is available. Each host's "configuration" is a file in $FAKE_RUNNER_STATE;
-every request is appended to requests.jsonl there (tests check what reached the runner)."""
+every request is appended to requests.jsonl there (tests check what reached the runner).
+$FAKE_RUNNER_NOTICES (JSON, host -> sentences) is what hosts report."""
 
 from __future__ import annotations
 
@@ -44,6 +45,9 @@ def main() -> int:
             f.write_text(want)
         op = {"name": f"Configure {req['role']}", "changed": differs}
         hosts[h["name"]] = {"changed": int(differs), "operations": [op], "errors": []}
+        said = json.loads(os.environ.get("FAKE_RUNNER_NOTICES", "{}")).get(h["name"])
+        if said:
+            hosts[h["name"]]["notices"] = said
     ok = all(not h["errors"] for h in hosts.values())
     result = {
         "ok": ok,

@@ -38,11 +38,49 @@ def test_diff_sees_param_changes_as_update_and_role_changes_as_replace() -> None
     assert d.changes is True and d.replaces == ["role"]
 
 
+def _ceph(pools: list[str], devices: list[str], **extra: Any) -> dict[str, Any]:
+    params = {
+        "pools": [{"name": n, "size": 3} for n in pools],
+        "osds": [{"host": "h1", "device": d, "uuid": d[-1]} for d in devices],
+        **extra,
+    }
+    return {**INPUTS, "role": "ceph", "params": params}
+
+
+def test_diff_names_the_items_that_change_by_identity() -> None:
+    old = _ceph(["rbd", "db", "scratch"], ["/dev/a", "/dev/b", "/dev/c"])
+    new = _ceph(["rbd", "scratch", "logs"], ["/dev/a", "/dev/c"], fsid="f")
+    d = HostDeployProvider().diff("id", old, new)
+    assert d.detailed == {  # type: ignore[attr-defined]
+        "params.pools[1]": "delete",  # db, at its place in the old list
+        "params.pools[2]": "add",  # logs, at its place in the new list
+        "params.osds[1]": "delete",  # /dev/b; /dev/c moved up, unchanged: not named
+        "params.fsid": "add",
+    }
+    assert any("pool db leaves" in loss for loss in d.losses)  # type: ignore[attr-defined]
+    assert any("h1 /dev/b leaves" in loss for loss in d.losses)  # type: ignore[attr-defined]
+
+
+def test_diff_names_secrets_without_walking_them_and_replaces_with_role() -> None:
+    d = HostDeployProvider().diff("id", INPUTS, {**INPUTS, "secrets": {"pw": "new-canary"}})
+    assert d.detailed == {"secrets": "update"}  # type: ignore[attr-defined]
+    d = HostDeployProvider().diff("id", INPUTS, {**INPUTS, "role": "nfs"})
+    assert d.detailed == {"role": "update-replace"}  # type: ignore[attr-defined]
+    assert d.losses == []  # type: ignore[attr-defined]  # another deploy: judged by its delete
+
+
+def test_harmless_edits_put_no_data_at_risk() -> None:
+    old = _ceph(["rbd"], ["/dev/a"])
+    d = HostDeployProvider().diff("id", old, _ceph(["rbd", "db"], ["/dev/a", "/dev/b"]))
+    assert d.changes is True and d.losses == []  # type: ignore[attr-defined]
+
+
 def test_recorded_drift_makes_the_next_up_apply() -> None:
     d = HostDeployProvider().diff(
         "id", {**INPUTS, "drift": {"lab-3": ["Install packages"]}}, INPUTS
     )
     assert d.changes is True
+    assert d.detailed == {"drift": "update"}  # type: ignore[attr-defined]
 
 
 def test_check_names_each_bad_field() -> None:

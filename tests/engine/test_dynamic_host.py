@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from mlsite.engine import dynamic_host
 from mlsite.engine.dynamic_host import current_name
 
 LEGACY_PICKLES = {
@@ -62,3 +63,19 @@ def test_without_the_mapping_the_old_names_are_not_importable() -> None:
 )
 def test_current_names(legacy: str, now: str | None) -> None:
     assert current_name(legacy) == now
+
+
+@pytest.mark.parametrize(
+    ("argv", "address"),
+    [
+        (["127.0.0.1:40123"], "127.0.0.1:40123"),
+        (["--logtostderr", "-v=9", "127.0.0.1:40123"], "127.0.0.1:40123"),
+        (["--tracing", "file:/tmp/t.json", "localhost:5"], "localhost:5"),
+        ([], None),
+        (["--logtostderr"], None),
+    ],
+)
+def test_the_engine_address_is_found_among_the_plugin_arguments(
+    argv: list[str], address: str | None
+) -> None:
+    assert dynamic_host.engine_address(argv) == address

@@ -78,3 +78,24 @@ def test_secret_values_never_appear_in_errors(tmp_path: Path) -> None:
         load_file(path)
     assert "canary-s3cr3t-4711" not in str(info.value)
     assert "registry.users[0].password" in str(info.value)
+
+
+def test_structural_and_cross_field_problems_are_reported_in_one_run(tmp_path: Path) -> None:
+    base = (CASES / "base.ok.yaml").read_text()
+    # a wrong type in one section, a cross-field problem in another
+    broken = base.replace("quota: {gpus: 2}", "quota: {gpus: two}").replace(
+        "size: 3, min_size: 2}", "size: 3, min_size: 3}"
+    )
+    assert "gpus: two" in broken and "min_size: 3}" in broken
+    path = tmp_path / "Pulumi.both.yaml"
+    path.write_text(broken)
+    with pytest.raises(SiteError) as info:
+        load_file(path)
+    paths = {d.path for d in info.value.diagnostics}
+    assert "workspaces.users[0].quota.gpus" in paths  # structural
+    assert "storage.ceph.pools[0].min_size" in paths  # cross-field, from the valid sections
+    # rules needing the broken section are skipped, not run on half a description
+    assert not any(
+        "quota" in d.message and d.path != "workspaces.users[0].quota.gpus"
+        for d in info.value.diagnostics
+    )

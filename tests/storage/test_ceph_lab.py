@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -118,6 +119,16 @@ def _osds(ceph: CephOnLab) -> dict[str, dict[str, object]]:
     return {str(o["uuid"]): o for o in dump["osds"]}
 
 
+def _wait_up(ceph: CephOnLab, uuid: str, timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _osds(ceph).get(uuid, {}).get("up") == 1:
+            return
+        time.sleep(1)
+    journal = ceph.lab.run("lab-1", "journalctl -u 'ceph-osd@*' -n 30 --no-pager", check=False)
+    raise AssertionError(f"the OSD {uuid} is not up after {timeout_s} s:\n{journal.stdout}")
+
+
 @pytest.fixture
 def extra_disk(ceph_lab: CephOnLab) -> Iterator[str]:
     """A fourth disk on lab-1: a sparse file behind a loop device the host attaches itself,
@@ -125,7 +136,10 @@ def extra_disk(ceph_lab: CephOnLab) -> Iterator[str]:
     lab = ceph_lab.lab
     lab.run(
         "lab-1",
-        f"set -e; mkdir -p {EXTRA_IMAGE.rsplit('/', 1)[0]} {LOOP_RECORDS}; "
+        # lab hosts start without free loop nodes; they may create them (as mlsite-rbd-dev does)
+        "set -e; [ -e /dev/loop-control ] || mknod -m 660 /dev/loop-control c 10 237; "
+        "for i in 0 1 2 3 4 5 6 7; do [ -e /dev/loop$i ] || mknod -m 660 /dev/loop$i b 7 $i; done; "
+        f"mkdir -p {EXTRA_IMAGE.rsplit('/', 1)[0]} {LOOP_RECORDS}; "
         f"truncate -s 10G {EXTRA_IMAGE}; dev=$(losetup --find --show {EXTRA_IMAGE}); "
         f'echo {EXTRA_IMAGE} > "{LOOP_RECORDS}/${{dev##*/}}"; ln -sfn "$dev" {EXTRA}',
     )
@@ -148,11 +162,13 @@ def test_an_osd_left_out_is_kept_and_reported_until_decommissioned(
     ceph_lab: CephOnLab, extra_disk: str
 ) -> None:
     lab, site = ceph_lab.lab, lab_site()
+    dirs = lab.run("lab-1", "ls /var/lib/ceph/osd").stdout.split()
     grown = apply_role(lab, "ceph", _with_extra_disk(site))
     assert grown["ok"], errors(grown)
+    extra_uuid = next(o.uuid for o in plan_osds(_with_extra_disk(site)) if o.device == EXTRA)
+    _wait_up(ceph_lab, extra_uuid)  # a new OSD boots (then gets data) after its unit starts
     wait_health_ok(lab, "lab-1", timeout_s=600)
     before = _osds(ceph_lab)
-    extra_uuid = next(o.uuid for o in plan_osds(_with_extra_disk(site)) if o.device == EXTRA)
     extra = before[extra_uuid]
     others = {u: (o["osd"], o["up_from"]) for u, o in before.items() if u != extra_uuid}
     assert len(others) == 3 and extra["up"] == 1 and extra["in"] == 1
@@ -176,7 +192,7 @@ def test_an_osd_left_out_is_kept_and_reported_until_decommissioned(
     after = _osds(ceph_lab)
     assert extra_uuid not in after
     assert {u: (o["osd"], o["up_from"]) for u, o in after.items()} == others
-    assert lab.run("lab-1", "ls /var/lib/ceph/osd").stdout.split() == ["ceph-0"]
+    assert lab.run("lab-1", "ls /var/lib/ceph/osd").stdout.split() == dirs
     assert wait_health_ok(lab, "lab-1") == "HEALTH_OK"
 
     # then the disk can leave the description: nothing to report, nothing to change

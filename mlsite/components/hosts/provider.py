@@ -2,14 +2,16 @@
 
 The Pulumi engine pickles this provider object into the state (``__provider``) and
 unpickles it in its provider process. So it holds no credentials and no large modules:
-it imports only the standard library and ``pulumi.dynamic``, and the pickle is a
+it imports only the standard library, ``pulumi.dynamic`` and mlsite's pure modules (the
+runner contract, ``mlsite.review``), and the pickle is a
 reference to this class plus a timeout. SSH credentials are read at apply time from the
 stack config (``configure``) or come from the SSH agent.
 
 Inputs (all readable desired state, see ``mlsite.components.hosts.inputs``): ``role``, ``group``,
 ``hosts``, ``params`` (secrets replaced by references), ``secrets`` (the referenced
 values; a Pulumi secret), ``files`` (content hashes) and ``code`` (hash of the deploy
-code). Outputs copy the inputs and add ``changed``, ``results`` and ``drift``.
+code). Outputs copy the inputs and add ``changed``, ``results``, ``drift`` and ``notices``
+(what the deploy left alone and reports, by host).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from pulumi.dynamic import (
 )
 
 from mlsite.hosts.contract import SECRET_REF, Mode, RunResult, Target, call_runner
+from mlsite.review.keyed import field_changes
+from mlsite.review.losses import losses
 
 INPUT_KEYS = ("role", "group", "hosts", "params", "secrets", "files", "code")
 """The desired-state inputs; a change to any of them is an update."""
@@ -92,15 +96,22 @@ class HostDeployProvider(ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Compare desired state with the last applied state (pure: touches no host).
-        Drift recorded by the last refresh counts as a change, so ``up`` repairs it."""
+        Drift recorded by the last refresh counts as a change, so ``up`` repairs it.
+
+        The result also says which property paths change, list items matched by identity
+        (an OSD by its disk, a pool by its name), and what data the update puts at risk:
+        ``mlsite.engine.dynamic_host`` hands both to the engine, so ``pulumi preview
+        --diff`` shows what ``mlsite diff`` shows."""
         changed = [k for k in INPUT_KEYS if olds.get(k) != news.get(k)]
         replaces = [k for k in REPLACE_KEYS if k in changed]
-        drifted = any(olds.get("drift", {}).values())
-        return DiffResult(
+        drifted = any((olds.get("drift") or {}).values())
+        return ReviewedDiff(
             changes=bool(changed) or drifted,
             replaces=replaces,
             stables=[],
             delete_before_replace=False,
+            detailed=detailed_diff(olds, news, changed, drifted),
+            losses=losses_of(olds, news),
         )
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -145,6 +156,47 @@ class HostDeployProvider(ResourceProvider):
             key.chmod(stat.S_IRUSR | stat.S_IWUSR)
         # the runner gets the resolved key (None: the SSH agent's keys)
         return replace(target, key_file=str(key) if key else None).to_json()
+
+
+class ReviewedDiff(DiffResult):
+    """A ``DiffResult`` that also names the changed property paths and the data at risk."""
+
+    def __init__(self, *, detailed: dict[str, str], losses: list[str], **result: Any) -> None:
+        super().__init__(**result)
+        self.detailed = detailed
+        """Engine property path -> ``add``, ``delete`` or ``update`` (``-replace`` appended
+        where the change replaces the resource)."""
+        self.losses = losses
+        """Sentences naming the data the update puts at risk (``mlsite.review.losses``)."""
+
+
+def detailed_diff(
+    olds: dict[str, Any], news: dict[str, Any], changed: list[str], drifted: bool
+) -> dict[str, str]:
+    """What changes, by the engine's property paths, list items matched by identity: an OSD
+    removed from the middle of the list is one ``delete``, not every later OSD updated.
+    Secrets are named, never walked."""
+    found: dict[str, str] = {}
+    for key in changed:
+        suffix = "-replace" if key in REPLACE_KEYS else ""
+        if key == "secrets" or is_unknown(news.get(key)):
+            found[key] = "update" + suffix
+            continue
+        for f in field_changes(olds.get(key), news.get(key), key):
+            how = "add" if f.item == "added" or f.old is None else "update"
+            how = "delete" if f.item == "removed" or f.new is None else how
+            found[f.at] = how + suffix
+    if drifted and not found:
+        found["drift"] = "update"  # the hosts drifted from the applied state: re-applied
+    return found
+
+
+def losses_of(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+    """The data an update of the same deploy puts at risk inside the resource."""
+    role = news.get("role")
+    if not isinstance(role, str) or role != olds.get("role") or is_unknown(news.get("params")):
+        return []
+    return losses(role, olds.get("params"), news.get("params"))
 
 
 def check_inputs(news: dict[str, Any]) -> list[CheckFailure]:
@@ -198,6 +250,8 @@ def outputs(props: dict[str, Any], mode: Mode, result: RunResult) -> dict[str, A
     per_host = {
         name: {"changed": h.changed, "errors": list(h.errors)} for name, h in result.hosts.items()
     }
+    # what the deploy left alone and reports, as of this run (apply or refresh)
+    outs["notices"] = {name: list(h.notices) for name, h in result.hosts.items() if h.notices}
     would_change = {
         name: sorted(o.name for o in h.operations if o.changed) for name, h in result.hosts.items()
     }
