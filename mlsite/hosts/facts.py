@@ -380,6 +380,21 @@ class GroupId(FactBase[int | None]):
         return int(fields[2]) if len(fields) > 2 and fields[2].isdigit() else None
 
 
+class GroupMembers(FactBase[list[str]]):
+    """The members of a group (its supplementary members; [] when there is no group)."""
+
+    def command(self, group: str) -> str:
+        return f"getent group {shlex.quote(group)} || true"
+
+    @staticmethod
+    def default() -> list[str]:
+        return []
+
+    def process(self, output: list[str]) -> list[str]:
+        fields = output[0].split(":") if output else []
+        return [m for m in fields[3].split(",") if m] if len(fields) > 3 else []
+
+
 class AptListsFresh(FactBase[bool]):
     """Whether apt's package lists were refreshed within ``seconds`` (the stamp pyinfra's
     ``apt.update`` touches, and Debian's periodic updates too), from one ``find``

@@ -306,3 +306,10 @@ def test_a_user_left_out_of_the_description_keeps_their_account_and_home(
     assert p.error is None
     assert "alice" not in p.all_commands
     assert not [c for c in p.all_commands.splitlines() if c.startswith(("userdel", "rm "))]
+    facts["GroupMembers"] = lambda group: ["alice"] if group == "mlsite-users" else []
+    p = plan(base_apply.base, params, facts, "lab-1")
+    assert p.notices == (
+        "user alice is no longer described: the account and /home/alice stay as they are "
+        "(still in mlsite-users); remove them by hand once their data is saved",
+    )
+    assert "alice" not in p.all_commands

@@ -12,6 +12,7 @@ from mlsite.hosts.deploys.ceph import (
     Params,
     central_config,
     config_commands,
+    left_out,
     params_for,
     planned_commands,
 )
@@ -311,3 +312,21 @@ def test_a_pool_left_out_of_the_description_is_left_in_the_cluster(params: Param
     commands = planned_commands(kept, observed)
     assert not [c for c in commands if gone in c], commands
     assert not [c for c in commands if " delete " in c or " rm " in c], commands
+    # ...and it is reported, on the bootstrap host that reads the cluster's state
+    observed["osd"]["pools"].append({"pool_name": ".mgr"})  # type: ignore[index]
+    table = {**facts(BLUESTORE), "CephState": lambda cluster: observed}
+    result = plan(ceph, kept, table, host_name=kept.bootstrap)
+    assert result.error is None
+    assert [n for n in result.notices if n.startswith("pool ")] == [
+        f"pool {gone} is no longer described: it stays, with its data (the monitors refuse "
+        "to delete pools: mon_allow_pool_delete is false)"
+    ]
+    assert not [c for c in result.all_commands.splitlines() if "pool delete" in c or "pool rm" in c]
+
+
+def test_a_cephfs_left_out_is_reported_and_kept(params: Params) -> None:
+    observed = {"osd": {"pools": []}, "rules": [], "fs": [{"name": "cephfs"}, {"name": "old"}]}
+    assert left_out(params, observed) == [
+        "the CephFS old is no longer described: it stays, with its files"
+    ]
+    assert "fs rm" not in "\n".join(planned_commands(params, observed))

@@ -12,7 +12,7 @@ from pyinfra.context import host
 from pyinfra.facts.files import Link
 from pyinfra.operations import files, server
 
-from mlsite.hosts import operations
+from mlsite.hosts import notices, operations
 from mlsite.hosts.common import put_text
 from mlsite.hosts.deploys.base import (
     JOURNALD_DROPIN,
@@ -28,6 +28,7 @@ from mlsite.hosts.deploys.base import (
     render,
 )
 from mlsite.hosts.distro import distro
+from mlsite.hosts.facts import GroupMembers
 
 
 @deploy("base")
@@ -146,6 +147,13 @@ def _masked_units(units: tuple[str, ...]) -> None:
 
 def _accounts(params: Params) -> None:
     operations.group(name=f"Create group {USERS_GROUP}", group=USERS_GROUP, gid=USERS_GID)
+    described = {a.name for a in params.accounts}
+    members: list[str] = host.get_fact(GroupMembers, group=USERS_GROUP)
+    for name in sorted(set(members) - described):
+        notices.notice(
+            f"user {name} is no longer described: the account and /home/{name} stay as they "
+            f"are (still in {USERS_GROUP}); remove them by hand once their data is saved"
+        )
     for account in params.accounts:
         operations.account(
             name=f"Create user {account.name} (uid {account.uid})",

@@ -415,6 +415,28 @@ def central_config(params: Params) -> dict[tuple[str, str], str]:
     return wanted
 
 
+def left_out(params: Params, observed: dict[str, object]) -> list[str]:
+    """What the cluster holds that the description no longer has (pools, file systems),
+    one sentence each: the deploy leaves them as they are and reports them. Ceph's own
+    pools (``.mgr``) are not the site's."""
+    osd_dump = observed.get("osd")
+    filesystems = observed.get("fs")
+    described = {p.name for p in params.pools}
+    found = [
+        f"pool {name} is no longer described: it stays, with its data (the monitors refuse "
+        "to delete pools: mon_allow_pool_delete is false)"
+        for p in (osd_dump.get("pools", []) if isinstance(osd_dump, dict) else [])
+        if not (name := str(p.get("pool_name", ""))).startswith(".") and name not in described
+    ]
+    fs_name = params.cephfs.name if params.cephfs else None
+    found += [
+        f"the CephFS {f.get('name')} is no longer described: it stays, with its files"
+        for f in (filesystems if isinstance(filesystems, list) else [])
+        if isinstance(f, dict) and f.get("name") != fs_name
+    ]
+    return found
+
+
 def planned_commands(params: Params, observed: dict[str, object]) -> list[str]:
     """The ``ceph`` commands that bring the cluster to ``params`` (pure; none when it is)."""
     osd_dump = observed.get("osd")

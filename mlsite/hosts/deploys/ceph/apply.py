@@ -9,9 +9,11 @@ from pyinfra.api.deploy import deploy
 from pyinfra.context import host
 from pyinfra.operations import apt, server
 
+from mlsite.hosts import notices
 from mlsite.hosts.common import put_text
 from mlsite.hosts.deploys.ceph import (
     Params,
+    left_out,
     packages,
     planned_commands,
     release_of,
@@ -108,6 +110,8 @@ if "__name__" not in globals():
 def cluster_settings(params: Params) -> None:
     """Apply what the cluster lacks of the planned rules, pools, ratios and CephFS."""
     observed = host.get_fact(CephState, cluster=params.cluster)
+    for text in left_out(params, observed):
+        notices.notice(text)
     commands = planned_commands(params, observed)
     if commands:
         server.shell(

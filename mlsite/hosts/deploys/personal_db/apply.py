@@ -10,7 +10,7 @@ from pyinfra.api.facts import FactBase
 from pyinfra.context import host
 from pyinfra.operations import apt, server, systemd
 
-from mlsite.hosts import operations
+from mlsite.hosts import notices, operations
 from mlsite.hosts.common import put_text
 from mlsite.hosts.deploys.personal_db import MOUNT_ROOT, TOOL, DbSet, Params, render, tool_text
 from mlsite.storage import rbd_device
@@ -30,10 +30,33 @@ class RbdImages(FactBase[list[str]]):
         return [line.strip() for line in output if line.strip()]
 
 
+class ConfiguredSets(FactBase[list[str]]):
+    """The database sets configured on this host (``/etc/mlsite-db/<set>.json``)."""
+
+    def command(self) -> str:
+        return "ls /etc/mlsite-db 2>/dev/null || true"
+
+    @staticmethod
+    def default() -> list[str]:
+        return []
+
+    def process(self, output: list[str]) -> list[str]:
+        return [n.removesuffix(".json") for n in output if n.strip().endswith(".json")]
+
+
 @deploy("personal_db")
 def personal_db(params: Params) -> None:
     """Prepare the db host: golden copies, their servers, the copy tool and the expiry timer."""
-    if host.name != params.host or not params.sets:
+    if host.name != params.host:
+        return
+    described = {s.name for s in params.sets}
+    configured: list[str] = host.get_fact(ConfiguredSets)
+    for name in sorted(set(configured) - described):
+        notices.notice(
+            f"database set {name} is no longer described: its golden copy, the users' copies "
+            "and their servers stay as they are, with their data"
+        )
+    if not params.sets:
         return
     versions = sorted({s.engine_version for s in params.sets})
     apt.packages(
