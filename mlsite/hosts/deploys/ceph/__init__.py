@@ -415,10 +415,14 @@ def central_config(params: Params) -> dict[tuple[str, str], str]:
     return wanted
 
 
+CEPH_OWN_POOLS = frozenset({"device_health_metrics"})
+"""Pools the managers make for themselves (Pacific; Quincy and later call it ``.mgr``)."""
+
+
 def left_out(params: Params, observed: dict[str, object]) -> list[str]:
     """What the cluster holds that the description no longer has (pools, file systems),
     one sentence each: the deploy leaves them as they are and reports them. Ceph's own
-    pools (``.mgr``) are not the site's."""
+    pools (``CEPH_OWN_POOLS``, names starting with a dot) are not the site's."""
     osd_dump = observed.get("osd")
     filesystems = observed.get("fs")
     described = {p.name for p in params.pools}
@@ -426,7 +430,8 @@ def left_out(params: Params, observed: dict[str, object]) -> list[str]:
         f"pool {name} is no longer described: it stays, with its data (the monitors refuse "
         "to delete pools: mon_allow_pool_delete is false)"
         for p in (osd_dump.get("pools", []) if isinstance(osd_dump, dict) else [])
-        if not (name := str(p.get("pool_name", ""))).startswith(".") and name not in described
+        if not (name := str(p.get("pool_name", ""))).startswith(".")
+        and name not in described | CEPH_OWN_POOLS
     ]
     fs_name = params.cephfs.name if params.cephfs else None
     found += [
