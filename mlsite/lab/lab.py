@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mlsite import sshmux
 from mlsite.lab import disks, machine, net, procs, proxy, rootfs, ssh, teardown
-from mlsite.lab.errors import LabError
+from mlsite.lab.errors import BootFailed, LabError
 from mlsite.lab.hostfs import HostFiles, write_host_files
 from mlsite.lab.machine import HostLayout
 from mlsite.lab.paths import LabDirs
@@ -63,6 +63,8 @@ class Lab:
 
     def __init__(self, dirs: LabDirs | None = None) -> None:
         self.dirs = dirs or LabDirs.from_env()
+        self._console_from: dict[str, int] = {}
+        """Where each host's console log stood when it was last powered on."""
 
     # -- whole lab -------------------------------------------------------------------------
 
@@ -96,8 +98,7 @@ class Lab:
                     booted.append(host)
             net.apply_partitions(plan, book.state.partitions)
             book.record(Resource("nft", net.NFT_TABLE))
-            pids = {h.name: _pid(book.state, f"host:{h.name}") for h in plan.hosts}
-            machine.wait_ssh(booted, boot_timeout_s, pids)
+            self._wait_booted(book, booted, boot_timeout_s)
 
     def down(self, *, purge: bool = False) -> list[str]:
         """Remove everything the lab created; return what was removed (for the log)."""
@@ -180,9 +181,7 @@ class Lab:
             plan = self._plan(book)
             self._prepare_host(book, plan, host, rootfs.ensure_base(self.dirs, plan.debian))
             self._power_on(book, host)
-            machine.wait_ssh(
-                [host], boot_timeout_s, {host.name: _pid(book.state, f"host:{host.name}")}
-            )
+            self._wait_booted(book, [host], boot_timeout_s)
 
     def cut(self, name: str) -> None:
         """Pull the host's cable: its link goes down until `heal`."""
@@ -253,6 +252,42 @@ class Lab:
         book.record(Resource("mount", str(layout.root)))
         machine.mount_root(layout, base)
 
+    def _wait_booted(self, book: StateBook, hosts: list[LabHost], timeout_s: float) -> None:
+        """Wait until ``hosts`` are SSH-ready. A host that stops while booting leaves its
+        console log in the lab's logs directory (kept by `lab down`); it is booted once
+        more unless its console shows a lasting cause, which the error then names."""
+        retried: set[str] = set()
+        while True:
+            pids = {h.name: _pid(book.state, f"host:{h.name}") for h in hosts}
+            try:
+                machine.wait_ssh(hosts, timeout_s, pids)
+                return
+            except BootFailed as failed:
+                host = self._host(book, failed.host)
+                layout = HostLayout(self.dirs, host)
+                kept = machine.keep_console(
+                    layout,
+                    self.dirs.logs,
+                    len(retried & {host.name}) + 1,
+                    self._console_from.get(host.name, 0),
+                )
+                cause = machine.boot_failure(kept.read_text(errors="replace"))
+                if cause is None and host.name not in retried:
+                    retried.add(host.name)
+                    print(
+                        f"lab host {host.name} stopped while booting (console log: {kept}); "
+                        "nothing there shows a lasting cause: booting it once more",
+                        file=sys.stderr,
+                    )
+                    machine.power_off(host, pids[host.name])
+                    self._power_on(book, host)
+                    continue
+                why = cause or "it stopped again on the second boot, so the cause is not passing"
+                raise LabError(
+                    f"lab host {host.name} stopped while booting: {why}. Its console log is "
+                    f"{kept} (kept by `mlsite lab down`; `mlsite lab down --purge` removes it)"
+                ) from None
+
     def _power_on(self, book: StateBook, host: LabHost) -> None:
         plan = self._plan(book)
         layout = HostLayout(self.dirs, host)
@@ -264,8 +299,11 @@ class Lab:
             fence_token=self.dirs.fence_token.read_text().strip(),
         )
         host_key = write_host_files(layout.root, host, files, devices)
+        self._console_from[host.name] = machine.console_size(layout)
         self._update_known_hosts(plan, host, host_key)
         book.record(Resource("cgroup", host.name))
+        if old := book.state.find("process", f"host:{host.name}"):
+            book.forget(old)  # a machine that stopped (a failed boot): one record per host
         pid = machine.power_on(layout, sorted(devices.values()))
         book.record(Resource("process", f"host:{host.name}", str(pid)))
 

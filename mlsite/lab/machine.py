@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlsite.lab import cgroups, procs
-from mlsite.lab.errors import LabError
+from mlsite.lab.errors import BootFailed, LabError
 from mlsite.lab.paths import LabDirs
 from mlsite.lab.plan import LabHost
 from mlsite.lab.tools import run
@@ -135,7 +135,7 @@ def wait_ssh(hosts: list[LabHost], timeout_s: float, pids: dict[str, int]) -> No
             if _ssh_banner(host):
                 del waiting[name]
             elif not procs.is_alive(pids[name]):
-                raise LabError(f"lab host {name} stopped while booting; see its console log")
+                raise BootFailed(name)
         if not waiting:
             return
         if time.monotonic() > deadline:
@@ -143,6 +143,44 @@ def wait_ssh(hosts: list[LabHost], timeout_s: float, pids: dict[str, int]) -> No
                 f"lab host(s) {', '.join(sorted(waiting))} not SSH-ready after {timeout_s:.0f} s"
             )
         time.sleep(0.1)
+
+
+PERSISTENT = (
+    ("execv(", "the host's init cannot be started"),
+    ("Exec format error", "the host's init is not a program for this machine"),
+    ("doesn't look like an OS root", "the host's root is not an operating system tree"),
+)
+"""Console lines that mean a second boot fails the same way: explained, not retried."""
+
+
+def boot_failure(console: str) -> str | None:
+    """Why a boot failed for good, from the host's console output (None: nothing shows a
+    lasting cause, so one more boot is worth trying)."""
+    for text, meaning in PERSISTENT:
+        if text in console:
+            line = next(line for line in console.splitlines() if text in line)
+            return f"{meaning} ({line.strip()[:200]})"
+    return None
+
+
+def console_size(layout: HostLayout) -> int:
+    """How much the host's console log holds (it grows by one boot at a time)."""
+    return layout.console.stat().st_size if layout.console.exists() else 0
+
+
+def keep_console(layout: HostLayout, logs: Path, attempt: int, since: int = 0) -> Path:
+    """Copy the host's console output from offset ``since`` (the failed boot's) where
+    `lab down` leaves it; the copy's path."""
+    logs.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    kept = logs / f"{layout.host.name}-boot-{stamp}-{attempt}.log"
+    text = ""
+    if layout.console.exists():
+        with layout.console.open("rb") as console:
+            console.seek(since)
+            text = console.read().decode(errors="replace")
+    kept.write_text(text or "(the host printed nothing on its console)\n")
+    return kept
 
 
 def _ssh_banner(host: LabHost) -> bool:

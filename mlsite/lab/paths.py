@@ -75,6 +75,12 @@ class LabDirs:
         return self.state / "run"
 
     @property
+    def logs(self) -> Path:
+        """Console logs of hosts that failed to boot, kept across `lab down` (a purge
+        removes them)."""
+        return self.state / "logs"
+
+    @property
     def apt_cache(self) -> Path:
         """apt-cacher-ng's package cache; kept across `lab down` so the next lab is fast."""
         return self.state / "apt-cache"

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from mlsite.lab import LabDirs, disks, machine, net, procs, teardown
+from mlsite.lab.errors import LabError
 from mlsite.spec import stack_path
 from tests.conftest import LabSession
 
@@ -127,6 +128,60 @@ def test_crash_powers_off_and_start_boots_with_the_files_kept(lab: LabSession) -
     assert age_s < time.monotonic() - started + 5, "lab-2 booted afresh (a new PID 1)"
     assert lab.run("lab-2", "cat /root/crash-proof").stdout == "survives\n"
     assert reaches(lab, "lab-1", "lab-2")
+
+
+SYSTEMD = "usr/lib/systemd/systemd"
+"""The init systemd-nspawn boots first (before /lib/systemd/systemd and /sbin/init)."""
+
+
+def test_a_host_that_cannot_boot_is_explained_and_its_console_log_kept(lab: LabSession) -> None:
+    root = machine.HostLayout(lab.lab.dirs, lab.plan.host("lab-2")).root
+    lab.lab.crash("lab-2")
+    (root / SYSTEMD).rename(root / f"{SYSTEMD}.aside")
+    try:
+        with pytest.raises(LabError) as info:
+            lab.lab.start("lab-2", boot_timeout_s=30)
+    finally:
+        (root / f"{SYSTEMD}.aside").rename(root / SYSTEMD)
+    message = str(info.value)
+    assert "the host's init cannot be started" in message, message
+    assert "second boot" not in message  # a lasting cause: not retried
+    kept = Path(message.split("Its console log is ", 1)[1].split(" ", 1)[0])
+    assert kept.parent == lab.lab.dirs.logs and "execv(" in kept.read_text()
+    lab.lab.start("lab-2")  # the cause removed, it boots
+    assert lab.run("lab-2", "hostname").stdout.strip() == "lab-2"
+
+
+def test_a_boot_that_fails_once_is_retried(
+    lab: LabSession, capfd: pytest.CaptureFixture[str]
+) -> None:
+    root = machine.HostLayout(lab.lab.dirs, lab.plan.host("lab-2")).root
+    lab.lab.crash("lab-2")
+    (root / SYSTEMD).rename(root / f"{SYSTEMD}.real")
+    once = root / SYSTEMD
+    once.write_text(
+        "#!/bin/sh\n"
+        '[ -e /boot-failed-once ] && exec /usr/lib/systemd/systemd.real "$@"\n'
+        "touch /boot-failed-once; exit 1\n"
+    )
+    once.chmod(0o755)
+    try:
+        lab.lab.start("lab-2")
+    finally:
+        (root / f"{SYSTEMD}.real").replace(root / SYSTEMD)
+        (root / "boot-failed-once").unlink(missing_ok=True)
+    assert "nothing there shows a lasting cause: booting it once more" in capfd.readouterr().err
+    assert lab.run("lab-2", "hostname").stdout.strip() == "lab-2"
+
+
+def test_up_boots_a_host_that_died_on_its_own(lab: LabSession) -> None:
+    """A host whose machine stopped without `lab crash` (its process record left behind) is
+    booted by the next `lab up`, which waits on the new machine, not the dead one."""
+    host = lab.plan.host("lab-3")
+    [pid] = [h.pid for h in lab.lab.status().hosts if h.name == "lab-3"]
+    machine.power_off(host, pid)
+    lab.lab.up(lab.plan)
+    assert lab.run("lab-3", "hostname").stdout.strip() == "lab-3"
 
 
 def test_cut_takes_the_link_down_and_heal_restores_it(lab: LabSession) -> None:
