@@ -216,8 +216,32 @@ def run(
     """Run ``op`` on ``stack``; Pulumi's output streams live. Returns its exit status."""
     env = engine_env(root, site, stack_file)
     select_stack(stack, env, root)
+    _recover(op, stack, env, root)
     args = [*OP_ARGS[op], "--stack", stack, "--non-interactive", *extra]
     code, output = stream(args, env, root)
     for hint in missing_plugin_hint(output):
         print(f"mlsite: {hint}", file=sys.stderr)
     return code
+
+
+def _recover(op: Operation, stack: str, env: dict[str, str], root: Path) -> None:
+    """Clear what an update cut short left behind (``mlsite.engine.recover``): a stale lock
+    always; pending operations before the commands that change the stack."""
+    from mlsite.engine.recover import Interrupted, recover, stale_locks
+
+    backend = env.get("PULUMI_BACKEND_URL", "")
+
+    def run_pulumi(args: list[str]) -> tuple[int, str, str]:
+        done = pulumi(args, env, root, capture=True)
+        return done.returncode, done.stdout, done.stderr
+
+    try:
+        if op == "preview":
+            for lock in stale_locks(backend, stack):
+                lock.unlink()
+                print(f"mlsite: removed a stale lock of {stack} ({lock.name})", file=sys.stderr)
+            return
+        for line in recover(stack, backend, run_pulumi).cleared:
+            print(f"mlsite: an earlier update of {stack} was cut short; {line}", file=sys.stderr)
+    except Interrupted as exc:
+        raise NotAvailable(str(exc)) from None

@@ -19,6 +19,9 @@ def main() -> int:
     text = sys.stdin.read()
     with (state / "requests.jsonl").open("a") as log:
         log.write(text.strip() + "\n")
+    pause = state / "pause-s"  # a slow host: the run takes this long (an apply to cut short)
+    if pause.exists():
+        time.sleep(float(pause.read_text()))
     req = json.loads(text)
     with (state / "keys.jsonl").open("a") as log:
         for h in req.get("hosts", []):
