@@ -141,6 +141,30 @@ def timeline(lab: Any, survivor: str, active: str, crashed_wall: float) -> dict[
             crashed_wall,
         ),
     }
+    # where the seconds before the fence go: corosync noticing the silent node, the monitors
+    # forming a quorum without it (the crashed node also ran a monitor)
+    steps["membership_changed_s"] = _first(
+        lines, r"Members left|A new membership .* was formed|Sync left", crashed_wall
+    )
+    steps["mon_quorum_without_it_s"] = _first(
+        cluster, r"new leader|mons? .* in quorum", crashed_wall
+    )
+    ganesha = lab.run(
+        survivor, "grep -h 'IN GRACE' /var/log/ganesha/ganesha.log | tail -n 4", check=False
+    ).stdout
+    graced = []
+    for line in ganesha.splitlines():
+        try:
+            stamp = dt.datetime.strptime(line[:19], "%d/%m/%Y %H:%M:%S")
+        except ValueError:
+            continue
+        graced.append((stamp.replace(tzinfo=dt.UTC).timestamp(), line))
+    steps["nfs_grace_ended_s"] = _first(graced, r"NOT IN GRACE", crashed_wall - 1)
+    if os.environ.get("MLSITE_DRILL_JOURNAL"):  # the survivor's cluster stack, line by line
+        wanted = re.compile(r"corosync|pacemaker-controld|stonith|qdevice|ganesha|GRACE", re.I)
+        for t, text in lines:
+            if t >= crashed_wall and t < crashed_wall + 30 and wanted.search(text):
+                print(f"{t - crashed_wall:6.2f} {text[:220]}")
     steps["home-rbd_start_requested_s"] = _first(
         lines, r"(Requesting|Initiating) .*start operation .*home-rbd", crashed_wall
     )
@@ -216,7 +240,8 @@ def write(result: dict[str, Any], results: Path = RESULTS) -> None:
                 "",
                 f"Measured {result['measured']}: two lab hosts (systemd-nspawn) under corosync +",
                 "pacemaker, export on an RBD image (rbd-fuse + loop device, ext4), nfs-ganesha,",
-                "fence agent fence_mlsite_lab. A writer on this machine wrote 64 KiB files through",
+                "fence agent fence_mlsite_lab, a third host's corosync-qnetd as the pair's witness",
+                "(corosync token 1000 ms; no fencing delay). A writer on this machine wrote 64 KiB files through",
                 "the floating IP with `nfs-cp` while the active node was crashed (`lab.crash`:",
                 "link down, every process killed). Lab sites mark a silent OSD down after 5 s",
                 "(heartbeats every 1 s; real sites keep Ceph's 6 s / 20 s): the crashed host",

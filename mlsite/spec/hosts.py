@@ -18,6 +18,8 @@ class Role(StrEnum):
     CEPH_OSD = "ceph-osd"
     CEPH_MDS = "ceph-mds"
     NFS = "nfs"
+    NFS_WITNESS = "nfs-witness"
+    """Casts the third vote of the NFS HA pair (corosync-qnetd): one host, not an NFS node."""
     REGISTRY = "registry"
     K8S_CONTROL_PLANE = "k8s-control-plane"
     K8S_WORKER = "k8s-worker"

@@ -414,6 +414,33 @@ def pools(spec: SiteSpec) -> Iterator[Problem]:
 
 
 @rule
+def nfs_witness(spec: SiteSpec) -> Iterator[Problem]:
+    nfs = spec.storage.nfs
+    witnesses = [i for i, h in enumerate(spec.hosts) if h.has(Role.NFS_WITNESS)]
+    for n, i in enumerate(witnesses):
+        path: Path = ("hosts", i, "roles")
+        name = spec.hosts[i].name
+        if nfs is None or nfs.mode != "ha":
+            yield Problem(
+                path,
+                f"host {name} has role nfs-witness, which votes for an NFS HA pair; "
+                "this site has none (storage.nfs mode ha): drop the role",
+            )
+        elif n > 0:
+            yield Problem(
+                path,
+                f"host {name} is a second nfs-witness (first: {spec.hosts[witnesses[0]].name}); "
+                "the pair takes one: drop the role from all but one host",
+            )
+        elif name in nfs.nodes or spec.hosts[i].has(Role.NFS):
+            yield Problem(
+                path,
+                f"host {name} serves NFS and cannot also be its witness: the witness's "
+                "vote must survive either node; give the role to a third host",
+            )
+
+
+@rule
 def nfs(spec: SiteSpec) -> Iterator[Problem]:
     nfs = spec.storage.nfs
     if nfs is None:

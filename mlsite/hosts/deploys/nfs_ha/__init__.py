@@ -1,6 +1,7 @@
 """NFS homes on an RBD image: an active/passive pair under pacemaker, or a single server.
 
-``ha``: corosync (two_node, wait_for_all) and pacemaker on both nodes; one group in the
+``ha``: corosync and pacemaker on both nodes (quorum from a witness host's corosync-qnetd
+when the site has one, else corosync's two_node mode with a fencing delay); one group in the
 recommended order — the RBD image as a block device (``rbd map`` on real hosts, rbd-fuse + a
 loop device on lab hosts: one systemd unit, ``mlsite-nfs-rbd``, whose script chooses), its
 file system, nfs-ganesha with the export, then the floating IP — and one fence device per
@@ -80,6 +81,12 @@ class Params(DeployParams):
     """One device per node; required for ``ha``."""
     rbd_mode: rbd_device.RbdMode = "krbd"
     cluster_name: str = "mlsite-nfs"
+    witness: Node | None = None
+    """The host casting the pair's third vote (corosync-qnetd), if the site has one. With
+    it the survivor of a crash is quorate and fences at once; without it the pair runs
+    corosync's two_node quorum and the first node's fence device waits ``delay_s``."""
+    token_ms: int = Field(default=1000, ge=300, le=10000)
+    """corosync's token timeout: how long a silent node goes unnoticed (consensus adds 20 %)."""
 
     @model_validator(mode="after")
     def _ha_needs_fencing(self) -> Self:
@@ -106,8 +113,8 @@ def ha_refusal(params: Params) -> str | None:
 
 
 def is_nfs_host(h: Host) -> bool:
-    """Hosts with role nfs."""
-    return h.has(Role.NFS)
+    """Hosts with role nfs, and the pair's witness."""
+    return h.has(Role.NFS) or h.has(Role.NFS_WITNESS)
 
 
 def params_for(site: SiteSpec, hosts: tuple[Host, ...]) -> Params:
@@ -116,6 +123,7 @@ def params_for(site: SiteSpec, hosts: tuple[Host, ...]) -> Params:
     if nfs is None:
         raise NfsRefused("storage.nfs is not configured")
     nodes = tuple(site.host(n) for n in nfs.nodes)
+    witness = next(iter(site.hosts_with(Role.NFS_WITNESS)), None) if nfs.mode == "ha" else None
     fencing: list[Fence] = []
     if nfs.mode == "ha":
         if nfs.fencing is None:
@@ -130,7 +138,8 @@ def params_for(site: SiteSpec, hosts: tuple[Host, ...]) -> Params:
                     address=str(h.bmc.address) if h.bmc.address is not None else None,
                     username=h.bmc.username,
                     password=h.bmc.password,
-                    delay_s=nfs.fencing.delay_s if i == 0 else 0,
+                    # with a witness only a quorate side fences: no race to break
+                    delay_s=nfs.fencing.delay_s if i == 0 and witness is None else 0,
                 )
             )
     mgmt = site.site.networks.management
@@ -149,6 +158,7 @@ def params_for(site: SiteSpec, hosts: tuple[Host, ...]) -> Params:
         squash=nfs.export.squash,
         fencing=tuple(fencing),
         rbd_mode=rbd_device.mode_for(all(h.lab for h in nodes)),
+        witness=Node(name=witness.name, address=str(witness.address)) if witness else None,
     )
 
 

@@ -63,6 +63,9 @@ def nfs_ha(params: Params) -> None:
     refusal = ha_refusal(params)
     if refusal:
         raise NfsRefused(refusal)
+    if params.witness is not None and host.name == params.witness.name:
+        _witness()
+        return
     if host.name not in {n.name for n in params.nodes}:
         return
     fence_pkgs = ["fence-agents"] if any(f.driver != "lab" for f in params.fencing) else []
@@ -75,6 +78,7 @@ def nfs_ha(params: Params) -> None:
         "kmod",
         "psmisc",
         *fence_pkgs,
+        *(["corosync-qdevice"] if params.witness else []),
     ]
     apt.packages(
         name="Install the NFS server and its cluster stack",
@@ -132,6 +136,20 @@ def nfs_ha(params: Params) -> None:
         _single(params, spec)
 
 
+def _witness() -> None:
+    """The pair's third vote: corosync-qnetd, listening on TCP 5403."""
+    apt.packages(
+        name="Install the quorum device server",
+        packages=["corosync-qnetd"],
+        no_recommends=True,
+        update=True,
+        cache_time=86400,
+    )
+    operations.service(
+        name="Run the quorum device server", service="corosync-qnetd", running=True, enabled=True
+    )
+
+
 def _single(params: Params, spec: str) -> None:
     put_text(
         "Mount the image before nfs-ganesha",
@@ -159,9 +177,14 @@ def _pacemaker(params: Params) -> None:
         group="root",
     )
     conf = put_text(
-        "Configure corosync (two_node, wait_for_all)",
+        "Configure corosync",
         "/etc/corosync/corosync.conf",
-        render.corosync_conf(params.cluster_name, tuple((n.name, n.address) for n in params.nodes)),
+        render.corosync_conf(
+            params.cluster_name,
+            tuple((n.name, n.address) for n in params.nodes),
+            token_ms=params.token_ms,
+            witness=params.witness.address if params.witness else None,
+        ),
     )
     configuration, cib = cib_configuration(params)
     applied = f"{CONF_DIR}/configuration.xml"
@@ -182,6 +205,14 @@ def _pacemaker(params: Params) -> None:
         enabled=True,
         restarted=conf.will_change,
     )
+    if params.witness is not None:
+        operations.service(
+            name="Run the quorum device client",
+            service="corosync-qdevice",
+            running=True,
+            enabled=True,
+            restarted=conf.will_change,
+        )
     operations.service(name="Run pacemaker", service="pacemaker", running=True, enabled=True)
     if host.name != params.nodes[0].name:
         return

@@ -30,8 +30,32 @@ class FenceDevice:
     delay_s: int = 0
 
 
-def corosync_conf(cluster: str, nodes: tuple[tuple[str, str], ...], token_ms: int = 3000) -> str:
-    """corosync.conf for a two-node cluster: two_node and wait_for_all quorum, knet, crypto."""
+def corosync_conf(
+    cluster: str,
+    nodes: tuple[tuple[str, str], ...],
+    token_ms: int = 1000,
+    witness: str | None = None,
+) -> str:
+    """corosync.conf for the pair: knet, crypto, wait_for_all. Quorum: with ``witness`` (the
+    address of a corosync-qnetd host) a third vote from the quorum device, ``ffsplit`` (in
+    a split between the nodes exactly one side gets it); without, corosync's two_node."""
+    if witness:
+        quorum = [
+            "    device {",
+            "        model: net",
+            "        votes: 1",
+            # ask the witness every second while a membership changes, not every 3 s
+            "        timeout: 2000",
+            "        sync_timeout: 4000",
+            "        net {",
+            f"            host: {witness}",
+            "            algorithm: ffsplit",
+            "            tls: off",
+            "        }",
+            "    }",
+        ]
+    else:
+        quorum = ["    two_node: 1"]
     node_lines = []
     for i, (name, address) in enumerate(nodes, start=1):
         node_lines += [
@@ -58,7 +82,7 @@ def corosync_conf(cluster: str, nodes: tuple[tuple[str, str], ...], token_ms: in
                 "}",
                 "quorum {",
                 "    provider: corosync_votequorum",
-                "    two_node: 1",
+                *quorum,
                 "    wait_for_all: 1",
                 "}",
                 "logging {",
