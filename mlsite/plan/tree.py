@@ -20,10 +20,11 @@ from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from mlsite.plan.mocks import Registration
+from mlsite.review import keyed
 
 FORMAT = 1
 """Version of the plan document; ``mlsite diff`` refuses plans of another format."""
-MASK = "[secret]"
+MASK = keyed.MASK
 UNKNOWN = "[unknown]"
 HIDDEN_INPUTS = frozenset({"__provider"})
 """Inputs left out of plans: the pickled provider of dynamic resources."""

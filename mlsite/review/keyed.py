@@ -113,12 +113,19 @@ def field_changes(old: Any, new: Any, path: str = "") -> tuple[FieldChange, ...]
     return tuple(sorted(out, key=lambda f: natural(f.path)))
 
 
+MASK = "[secret]"
+"""A secret as a plan made without a key shows it."""
+
+
 def _incomparable_secrets(old: Any, new: Any) -> bool:
-    """Two secrets marked with different keys (plans made apart): whether they differ is
-    unknown, so it is not shown as a change."""
+    """Two secrets that cannot be compared: marked with different keys, or one of them
+    masked without a key (plans made apart, or by an mlsite without keyed digests). Whether
+    they differ is unknown, so it is not shown as a change."""
     a = SECRET_MARK.match(old) if isinstance(old, str) else None
     b = SECRET_MARK.match(new) if isinstance(new, str) else None
-    return a is not None and b is not None and a["key"] != b["key"]
+    if a is not None and b is not None:
+        return a["key"] != b["key"]
+    return (a is not None or old == MASK) and (b is not None or new == MASK)
 
 
 def _walk(old: Any, new: Any, path: str, at_old: str, at_new: str, out: list[FieldChange]) -> None:

@@ -58,11 +58,17 @@ def test_an_unchanged_secret_under_one_key_shows_nothing(monkeypatch: pytest.Mon
     assert diff_plans(a, b).changes == ()
 
 
-@pytest.mark.parametrize("keys", ["none", "different"])
+@pytest.mark.parametrize("keys", ["none", "different", "base without a key", "head without a key"])
 def test_secrets_of_plans_made_apart_are_not_compared(
     monkeypatch: pytest.MonkeyPatch, keys: str
 ) -> None:
-    key_a, key_b = ("", "") if keys == "none" else (new_secret_key(), new_secret_key())
+    key_a, key_b = {
+        "none": ("", ""),
+        "different": (new_secret_key(), new_secret_key()),
+        # an mlsite without keyed digests planned the base: `[secret]` against a mark
+        "base without a key": ("", new_secret_key()),
+        "head without a key": (new_secret_key(), ""),
+    }[keys]
     base, head = _plans(monkeypatch, key_a, key_b)
     d = diff_plans(base, head)
     assert d.changes == (), render_markdown(d)

@@ -108,3 +108,7 @@ def test_the_witness_runs_the_quorum_device_and_the_nodes_vote_through_it() -> N
     assert "token: 1000" in conf
     assert "corosync-qdevice" in node.op("nfs_ha | Install the NFS server").text
     assert node.has("nfs_ha | Run the quorum device client")
+    # a changed corosync.conf is reloaded in place, never by restarting corosync under
+    # pacemaker (that would drop the node from the cluster)
+    assert "corosync-cfgtool -R" in node.op("nfs_ha | Reload corosync's configuration").text
+    assert "restart" not in node.op("nfs_ha | Run corosync").text

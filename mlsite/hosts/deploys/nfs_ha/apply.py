@@ -198,13 +198,12 @@ def _pacemaker(params: Params) -> None:
             running=False,
             enabled=False,
         )
-    operations.service(
-        name="Run corosync",
-        service="corosync",
-        running=True,
-        enabled=True,
-        restarted=conf.will_change,
-    )
+    operations.service(name="Run corosync", service="corosync", running=True, enabled=True)
+    if conf.will_change:
+        # a running corosync takes the new file in place (token, quorum device): restarting
+        # it under pacemaker would drop the node from the cluster, and on both nodes at once
+        # stop the service
+        server.shell(name="Reload corosync's configuration", commands=["corosync-cfgtool -R"])
     if params.witness is not None:
         operations.service(
             name="Run the quorum device client",
