@@ -200,10 +200,14 @@ def _pacemaker(params: Params) -> None:
         )
     operations.service(name="Run corosync", service="corosync", running=True, enabled=True)
     if conf.will_change:
-        # a running corosync takes the new file in place (token, quorum device): restarting
-        # it under pacemaker would drop the node from the cluster, and on both nodes at once
-        # stop the service
-        server.shell(name="Reload corosync's configuration", commands=["corosync-cfgtool -R"])
+        # a running pair takes what corosync can change at runtime (token, quorum device) in
+        # place: restarting corosync under pacemaker would drop the node from the cluster, on
+        # both nodes at once stopping the service. What a reload refuses (the package's own
+        # first configuration replaced by the pair's: nodes, transport, crypto) restarts it.
+        server.shell(
+            name="Reload corosync's configuration",
+            commands=["corosync-cfgtool -R || systemctl restart corosync"],
+        )
     if params.witness is not None:
         operations.service(
             name="Run the quorum device client",
