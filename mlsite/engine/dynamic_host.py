@@ -122,14 +122,24 @@ def reviewed(servicer: Any, log: EngineLog) -> Any:
     )
 
     def diff(request: Any, context: Any) -> Any:
-        response = plain_diff(request, context)
         try:
             olds = rpc.deserialize_properties(request.olds, True)
             news = rpc.deserialize_properties(request.news, True)
             source = olds if news.get(PROVIDER_KEY) == rpc.UNKNOWN else news
             result = get_provider(source, servicer._config).diff(request.id, olds, news)
-        except Exception:  # the plain answer stands; its own errors were already reported
-            return response
+        except Exception:  # the SDK's own Diff reports the failure its way
+            return plain_diff(request, context)
+        codes = proto.DiffResponse
+        fields: dict[str, Any] = {
+            "changes": codes.DIFF_UNKNOWN
+            if result.changes is None
+            else (codes.DIFF_SOME if result.changes else codes.DIFF_NONE)
+        }
+        if result.replaces is not None:
+            fields["replaces"] = result.replaces
+        if result.delete_before_replace is not None:
+            fields["deleteBeforeReplace"] = result.delete_before_replace
+        response = proto.DiffResponse(**fields)
         detailed = getattr(result, "detailed", None)
         for loss in getattr(result, "losses", None) or ():
             log.warn(request.urn, f"data at risk: {loss}")

@@ -45,9 +45,12 @@ class Recovered:
     cleared: tuple[str, ...]
 
 
-def stale_locks(backend_url: str, stack: str, hostname: str | None = None) -> list[Path]:
+def stale_locks(
+    backend_url: str, stack: str, hostname: str | None = None
+) -> list[tuple[Path, dict[str, Any]]]:
     """Lock files of ``stack`` on a file backend left by processes of this machine that no
-    longer run (none for other backends: their locks are the service's)."""
+    longer run, with what each says of its owner (none for other backends: their locks are
+    the service's)."""
     if not backend_url.startswith("file://"):
         return []
     root = Path(urlparse(backend_url).path)
@@ -60,7 +63,7 @@ def stale_locks(backend_url: str, stack: str, hostname: str | None = None) -> li
         except (OSError, ValueError, TypeError):
             continue
         if owner.get("hostname") == here and pid > 0 and not _alive(pid):
-            stale.append(lock)
+            stale.append((lock, owner))
     return stale
 
 
@@ -85,17 +88,19 @@ def _what(op: dict[str, Any]) -> str:
     return f"{urn.rsplit('::', 1)[-1]} ({op.get('resource', {}).get('type', '?')}, interrupted while {op.get('type', '?')})"
 
 
-def recover(stack: str, backend_url: str, pulumi: Pulumi) -> Recovered:
-    """Clear what a cut-short update of ``stack`` left that is safe to clear; raise
-    ``Interrupted`` naming what is not (nothing is changed then)."""
+def recover(stack: str, backend_url: str, pulumi: Pulumi, *, pending_too: bool = True) -> Recovered:
+    """Clear what a cut-short update of ``stack`` left that is safe to clear: its stale lock,
+    and with ``pending_too`` (before commands that change the stack) its pending operations;
+    raise ``Interrupted`` naming what is not safe (nothing is changed then)."""
     cleared = []
-    for lock in stale_locks(backend_url, stack):
-        owner = json.loads(lock.read_text())
+    for lock, owner in stale_locks(backend_url, stack):
         lock.unlink()
         cleared.append(
             f"removed the stack's lock left by pulumi (pid {owner.get('pid')}, started "
             f"{owner.get('timestamp', '?')}), which no longer runs"
         )
+    if not pending_too:
+        return Recovered(tuple(cleared))
     code, out, err = pulumi(["stack", "export", "--stack", stack])
     if code != 0:
         return Recovered(tuple(cleared))  # a new stack, or one the next command explains

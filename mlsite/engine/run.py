@@ -227,21 +227,16 @@ def run(
 def _recover(op: Operation, stack: str, env: dict[str, str], root: Path) -> None:
     """Clear what an update cut short left behind (``mlsite.engine.recover``): a stale lock
     always; pending operations before the commands that change the stack."""
-    from mlsite.engine.recover import Interrupted, recover, stale_locks
-
-    backend = env.get("PULUMI_BACKEND_URL", "")
+    from mlsite.engine.recover import Interrupted, recover
 
     def run_pulumi(args: list[str]) -> tuple[int, str, str]:
         done = pulumi(args, env, root, capture=True)
         return done.returncode, done.stdout, done.stderr
 
+    backend = env.get("PULUMI_BACKEND_URL", "")
     try:
-        if op == "preview":
-            for lock in stale_locks(backend, stack):
-                lock.unlink()
-                print(f"mlsite: removed a stale lock of {stack} ({lock.name})", file=sys.stderr)
-            return
-        for line in recover(stack, backend, run_pulumi).cleared:
-            print(f"mlsite: an earlier update of {stack} was cut short; {line}", file=sys.stderr)
+        recovered = recover(stack, backend, run_pulumi, pending_too=op != "preview")
     except Interrupted as exc:
         raise NotAvailable(str(exc)) from None
+    for line in recovered.cleared:
+        print(f"mlsite: an earlier update of {stack} was cut short; {line}", file=sys.stderr)

@@ -124,7 +124,7 @@ def test_a_lock_of_a_running_process_or_another_machine_is_left(tmp_path: Path) 
     gone = {"pid": 999999, "hostname": socket.gethostname()}
     for name, owner in (("mine", mine), ("elsewhere", elsewhere), ("gone", gone)):
         (locks / f"{name}.json").write_text(json.dumps(owner))
-    assert [p.name for p in stale_locks(f"file://{tmp_path}", "s")] == ["gone.json"]
+    assert [p.name for p, _ in stale_locks(f"file://{tmp_path}", "s")] == ["gone.json"]
     assert stale_locks("s3://bucket", "s") == []
 
 

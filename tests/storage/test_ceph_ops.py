@@ -117,6 +117,20 @@ def test_an_osd_no_longer_described_is_left_running_and_reported(params: Params)
         assert word not in touched, word
 
 
+def test_an_osd_is_reported_on_a_host_whose_osds_all_left_the_description(
+    params: Params,
+) -> None:
+    gone = "4b1f3e0c-0000-5000-8000-000000000002"
+    none_here = params.model_copy(
+        update={"osds": tuple(o for o in params.osds if o.host != "lab-3")}
+    )
+    local = {gone: {"id": "2", "device": DEVICE}}
+    result = plan(ceph, none_here, facts(BLUESTORE, local=local), host_name="lab-3")
+    assert result.error is None
+    assert [n.split(" is ")[0] for n in result.notices] == [f"osd.2 on {DEVICE}"]
+    assert "osd.2" not in result.all_commands and "ceph-osd@2" not in result.all_commands
+
+
 def test_decommission_drains_with_cephs_checks_before_purging(params: Params) -> None:
     osds = tuple(o.model_copy(update={"decommission": o.host == "lab-3"}) for o in params.osds)
     draining = params.model_copy(update={"osds": osds})

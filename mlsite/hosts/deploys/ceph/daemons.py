@@ -118,7 +118,9 @@ def osds(params: Params, keys: ClusterKeys) -> None:
     holding anything (partitions, file systems, another OSD) is refused unless the site
     allows wiping it; the refusal comes before any operation, so nothing changes."""
     mine = [o for o in params.osds if o.host == host.name]
-    local = host.get_fact(LocalOsds, cluster=params.cluster) if mine else {}
+    # read on every host of the cluster: one that no longer has any OSD described may still
+    # run one, and it is reported like any other
+    local = host.get_fact(LocalOsds, cluster=params.cluster)
     described = {o.uuid for o in mine}
     for found_uuid, found in sorted(local.items(), key=lambda kv: int(kv[1]["id"])):
         if found_uuid not in described:
